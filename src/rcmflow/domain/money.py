@@ -1,0 +1,63 @@
+"""Exact money: ``Decimal`` at the edges, integer cents in storage, never float."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+
+ZERO = Decimal("0")
+CENT = Decimal("0.01")
+
+
+class MoneyError(ValueError):
+    """A text or number that is not an exact, finite amount."""
+
+
+def parse_amount(text: str) -> Decimal:
+    """Parse an X12/CSV decimal amount strictly (digits, one optional point, optional leading minus)."""
+    body = text[1:] if text[:1] == "-" else text
+    if not body.replace(".", "", 1).isdigit():
+        raise MoneyError(f"not an amount: {text!r}")
+    return Decimal(text)
+
+
+def to_cents(amount: Decimal) -> int:
+    """Whole cents of an amount; refuses sub-cent remainders instead of rounding them away."""
+    cents = amount * 100
+    if cents != cents.to_integral_value():
+        raise MoneyError(f"{amount} has fractions of a cent")
+    return int(cents)
+
+
+def from_cents(cents: int) -> Decimal:
+    """The Decimal amount of an integer number of cents."""
+    return Decimal(cents).scaleb(-2)
+
+
+def round_cents(amount: Decimal) -> Decimal:
+    """Round half up to the cent (only for computed amounts such as percentages)."""
+    try:
+        return amount.quantize(CENT, rounding=ROUND_HALF_UP)
+    except InvalidOperation as exc:
+        raise MoneyError(f"cannot round {amount}") from exc
+
+
+def format_amount(amount: Decimal) -> str:
+    """Two-place decimal string, the contract for JSON output ("12.50")."""
+    return f"{amount:.2f}"
+
+
+def format_x12_amount(amount: Decimal) -> str:
+    """X12 R-type rendering: no trailing zeros past the point, no exponent ("12.5", "100")."""
+    text = f"{amount:f}"
+    if "." in text:
+        text = text.rstrip("0").rstrip(".")
+    return "0" if text in ("", "-0") else text
+
+
+def total(amounts: Iterable[Decimal]) -> Decimal:
+    """Exact sum that starts from Decimal zero (``sum`` alone would start from int 0 and hide floats)."""
+    result = ZERO
+    for amount in amounts:
+        result += amount
+    return result
