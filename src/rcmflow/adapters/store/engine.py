@@ -1,0 +1,77 @@
+"""Engines for the two supported databases: an embedded SQLite file, or PostgreSQL over psycopg 3."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.engine import URL, make_url
+
+from rcmflow.settings import Settings, get_settings, normalise_database_url
+
+# How long a SQLite writer waits for another writer before failing with "database is locked".
+SQLITE_BUSY_TIMEOUT_MS = 10_000
+
+
+def _set_sqlite_pragmas(dbapi_connection: Any, _connection_record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    try:
+        # WAL lets readers (API, control tower) run while a worker writes.
+        cursor.execute("PRAGMA journal_mode=WAL")
+        # SQLite ignores foreign keys unless asked, per connection.
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+        # synchronous stays FULL (the default): NORMAL is faster in WAL mode but can lose the last
+        # commits on power loss, and a stored document or a posted payment must survive that.
+    finally:
+        cursor.close()
+
+
+def _sqlite_file(url: URL) -> Path | None:
+    database = url.database
+    if not database or database == ":memory:" or database.startswith("file:"):
+        return None
+    return Path(database)
+
+
+def create_engine_for(url: str | URL, **engine_options: Any) -> Engine:
+    """Create an engine for a SQLite or PostgreSQL URL, configured the way rcmflow needs it."""
+    raw = url if isinstance(url, str) else url.render_as_string(hide_password=False)
+    parsed = make_url(normalise_database_url(raw))
+    if parsed.get_backend_name() == "sqlite":
+        path = _sqlite_file(parsed)
+        if path is not None:
+            # Zero set-up: the first run creates the folder as well as the file.
+            path.expanduser().parent.mkdir(parents=True, exist_ok=True)
+        engine = create_engine(parsed, **engine_options)
+        event.listen(engine, "connect", _set_sqlite_pragmas)
+        return engine
+    # pre_ping: a pooled connection dropped by a failover or idle timeout is replaced, not handed out.
+    engine_options.setdefault("pool_pre_ping", True)
+    return create_engine(parsed, **engine_options)
+
+
+def get_engine(settings: Settings | None = None) -> Engine:
+    """Return the process-wide engine for ``settings`` (default: ``get_settings()``), created once."""
+    url = (settings or get_settings()).database_url
+    with _engines_lock:
+        engine = _engines.get(url)
+        if engine is None:
+            engine = _engines[url] = create_engine_for(url)
+        return engine
+
+
+def dispose_engines() -> None:
+    """Close the pools of every engine ``get_engine`` made and forget them (tests, forked workers)."""
+    with _engines_lock:
+        engines = list(_engines.values())
+        _engines.clear()
+    for engine in engines:
+        engine.dispose()
+
+
+# One engine (one pool) per URL per process; a lock because API threads may race on first use.
+_engines: dict[str, Engine] = {}
+_engines_lock = threading.Lock()

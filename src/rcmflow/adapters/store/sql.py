@@ -1,0 +1,17 @@
+"""Small dialect bridges for statements SQLAlchemy Core spells differently per database."""
+
+from __future__ import annotations
+
+from sqlalchemy import Connection, Table
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.sql.dml import Insert
+
+
+def insert_ignoring_conflicts(connection: Connection, table: Table, *conflict_columns: str) -> Insert:
+    """Return ``INSERT ... ON CONFLICT (conflict_columns) DO NOTHING`` for the connection's database."""
+    dialect = connection.dialect.name
+    if dialect == "postgresql":
+        return postgresql.insert(table).on_conflict_do_nothing(index_elements=list(conflict_columns))
+    if dialect == "sqlite":
+        return sqlite.insert(table).on_conflict_do_nothing(index_elements=list(conflict_columns))
+    raise NotImplementedError(f"unsupported database dialect {dialect!r}")

@@ -1,0 +1,107 @@
+"""The event log: one append-only row per state transition of any business object.
+
+KPIs and process mining read only this log, so every service that changes a state appends here, in the
+same transaction as the change. Rows are never updated or deleted.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, select
+
+from rcmflow.adapters.store.schema import DEFAULT_ORGANISATION, event_log, utc_now
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    """One state transition of one business object (``occurred_at`` None means "when appended")."""
+
+    object_type: str
+    object_id: str
+    to_state: str
+    activity: str
+    actor: str
+    from_state: str | None = None
+    reason: str | None = None
+    # "rule id@version" or "model id@version" of the logic that decided this transition, if any.
+    rule_version: str | None = None
+    organisation_id: str = DEFAULT_ORGANISATION
+    facility_id: str | None = None
+    payer_id: str | None = None
+    department_id: str | None = None
+    occurred_at: datetime | None = None
+    attributes: Mapping[str, Any] | None = None
+
+    def __post_init__(self) -> None:
+        # Fail at the call site, not deep in a 10,000-row insert.
+        if self.occurred_at is not None and self.occurred_at.utcoffset() is None:
+            raise ValueError("Event.occurred_at must be timezone-aware")
+        for name in ("object_type", "object_id", "to_state", "activity", "actor"):
+            if not getattr(self, name):
+                raise ValueError(f"Event.{name} must not be empty")
+
+
+def _row(event: Event, now: datetime) -> dict[str, Any]:
+    return {
+        "organisation_id": event.organisation_id,
+        "facility_id": event.facility_id,
+        "payer_id": event.payer_id,
+        "department_id": event.department_id,
+        "object_type": event.object_type,
+        # str(): callers often hold integer ids, and PostgreSQL will not cast an int parameter to varchar.
+        "object_id": str(event.object_id),
+        "from_state": event.from_state,
+        "to_state": event.to_state,
+        "activity": event.activity,
+        "actor": event.actor,
+        "occurred_at": event.occurred_at or now,
+        "reason": event.reason,
+        "rule_version": event.rule_version,
+        "attributes": dict(event.attributes) if event.attributes is not None else None,
+    }
+
+
+def append_events(conn: Connection, events: Sequence[Event]) -> int:
+    """Append ``events`` in one bulk insert within the caller's transaction; return how many."""
+    if not events:
+        return 0
+    # One timestamp for the batch: events recorded together share their "now".
+    now = utc_now()
+    conn.execute(event_log.insert(), [_row(event, now) for event in events])
+    return len(events)
+
+
+def events_for(
+    conn: Connection, object_type: str, object_id: str, *, organisation_id: str | None = None
+) -> list[Event]:
+    """Return the history of one object, oldest first (ties in time keep insertion order)."""
+    query = (
+        select(event_log)
+        .where(event_log.c.object_type == object_type, event_log.c.object_id == str(object_id))
+        .order_by(event_log.c.occurred_at, event_log.c.id)
+    )
+    if organisation_id is not None:
+        query = query.where(event_log.c.organisation_id == organisation_id)
+    return [
+        Event(
+            object_type=row.object_type,
+            object_id=row.object_id,
+            to_state=row.to_state,
+            activity=row.activity,
+            actor=row.actor,
+            from_state=row.from_state,
+            reason=row.reason,
+            rule_version=row.rule_version,
+            organisation_id=row.organisation_id,
+            facility_id=row.facility_id,
+            payer_id=row.payer_id,
+            department_id=row.department_id,
+            occurred_at=row.occurred_at,
+            attributes=row.attributes,
+        )
+        for row in conn.execute(query)
+    ]

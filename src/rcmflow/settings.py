@@ -1,0 +1,115 @@
+"""Process settings, read from ``RCMFLOW_*`` environment variables and validated at start-up.
+
+An invalid setting raises :class:`rcmflow.errors.ConfigurationError` when the settings are first read, so
+a misconfigured process stops before it touches any data.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import Field, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict, SettingsError
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
+
+from rcmflow.errors import ConfigurationError
+
+ENV_PREFIX = "RCMFLOW_"
+
+LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"]
+
+# Drivers rcmflow is tested against; anything else would be an untested code path holding PHI.
+_SQLITE_DRIVERS = frozenset({"sqlite", "sqlite+pysqlite"})
+_POSTGRES_DRIVER = "postgresql+psycopg"
+_POSTGRES_ALIASES = frozenset({"postgresql", _POSTGRES_DRIVER})
+
+
+def _default_database_url() -> str:
+    return f"sqlite:///{Path.cwd() / 'rcmflow.db'}"
+
+
+def _default_data_dir() -> Path:
+    return Path.cwd() / "rcmflow-data"
+
+
+def _normalised_url(url: str) -> str:
+    try:
+        parsed = make_url(url)
+    except ArgumentError as exc:
+        # The URL may hold a password: name the problem, never echo the value.
+        raise ValueError("database URL is not a valid URL") from exc
+    driver = parsed.drivername
+    if driver in _POSTGRES_ALIASES:
+        # psycopg 3 is the one PostgreSQL driver we ship; plain postgresql:// would pick psycopg2.
+        parsed = parsed.set(drivername=_POSTGRES_DRIVER)
+    elif driver not in _SQLITE_DRIVERS:
+        raise ValueError(
+            f"database URL scheme {driver!r} is not supported; "
+            "use sqlite:///path/to/file.db or postgresql+psycopg://user@host/db"
+        )
+    return parsed.render_as_string(hide_password=False)
+
+
+def normalise_database_url(url: str) -> str:
+    """Return ``url`` with its driver made explicit, or raise ConfigurationError if unsupported."""
+    try:
+        return _normalised_url(url)
+    except ValueError as exc:
+        raise ConfigurationError(detail=str(exc)) from exc
+
+
+def _describe(location: tuple[int | str, ...], message: str) -> str:
+    field = ".".join(str(part) for part in location)
+    # Name the environment variable too: that is where an operator will go to fix it.
+    return f"{field} ({ENV_PREFIX}{field.upper()}): {message.removeprefix('Value error, ')}"
+
+
+class Settings(BaseSettings):
+    """Validated settings of one rcmflow process."""
+
+    # hide_input_in_errors: a rejected database URL may carry a password; keep it out of tracebacks.
+    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, frozen=True, hide_input_in_errors=True)
+
+    database_url: str = Field(default_factory=_default_database_url)
+    data_dir: Path = Field(default_factory=_default_data_dir)
+    log_level: LogLevel = "INFO"
+
+    def __init__(self, **values: Any) -> None:
+        try:
+            super().__init__(**values)
+        except ValidationError as exc:
+            errors = exc.errors(include_url=False, include_input=False)
+            problems = "; ".join(_describe(err["loc"], err["msg"]) for err in errors)
+            raise ConfigurationError(detail=problems) from exc
+        except SettingsError as exc:
+            raise ConfigurationError(detail=str(exc)) from exc
+
+    @field_validator("database_url")
+    @classmethod
+    def _check_database_url(cls, value: str) -> str:
+        return _normalised_url(value)
+
+    @field_validator("data_dir")
+    @classmethod
+    def _absolute_data_dir(cls, value: Path) -> Path:
+        # Pin relative paths to the start-up directory so a later chdir cannot move the data.
+        return value.expanduser().absolute()
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _upper_log_level(cls, value: object) -> object:
+        return value.strip().upper() if isinstance(value, str) else value
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """Return the process settings, read and validated once."""
+    return Settings()
+
+
+def reset_settings() -> None:
+    """Forget the cached settings so the next ``get_settings()`` reads the environment again (tests)."""
+    get_settings.cache_clear()
