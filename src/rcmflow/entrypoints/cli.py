@@ -1,0 +1,249 @@
+"""The ``rcmflow`` command line: thin commands over the services, Rich output, no tracebacks.
+
+Every failure a user can cause (a missing file, a bad setting, an unreachable database) ends in one
+clear line on stderr and a non-zero exit status; ``x12 inspect`` keeps its documented contract.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.logging import RichHandler
+from rich.table import Table
+
+from rcmflow.errors import RcmflowError
+from rcmflow.settings import Settings, get_settings
+
+app = typer.Typer(help="rcmflow: revenue-cycle orchestration.", no_args_is_help=True,
+                  pretty_exceptions_enable=False, add_completion=False)
+x12_app = typer.Typer(help="Read, check and acknowledge X12 5010 files.", no_args_is_help=True)
+db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
+documents_app = typer.Typer(help="The raw document store.", no_args_is_help=True)
+app.add_typer(x12_app, name="x12")
+app.add_typer(db_app, name="db")
+app.add_typer(documents_app, name="documents")
+
+console = Console()
+err_console = Console(stderr=True)
+
+FileArg = Annotated[Path, typer.Argument(help="An X12 file.", show_default=False)]
+
+
+class UserFacingError(Exception):
+    """A problem to report in one line, without a traceback."""
+
+
+@app.callback()
+def start(verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log at DEBUG level.")] = False) -> None:
+    """Validate settings and set up logging before any command."""
+    settings = get_settings()
+    level = "DEBUG" if verbose else settings.log_level
+    logging.basicConfig(level=level, handlers=[RichHandler(console=err_console, show_path=False)],
+                        format="%(message)s", force=True)
+
+
+def _read(path: Path) -> bytes:
+    try:
+        return path.read_bytes()
+    except FileNotFoundError as exc:
+        raise UserFacingError(f"{path}: no such file") from exc
+    except IsADirectoryError as exc:
+        raise UserFacingError(f"{path}: is a directory, not a file") from exc
+    except PermissionError as exc:
+        raise UserFacingError(f"{path}: permission denied") from exc
+    except OSError as exc:
+        raise UserFacingError(f"{path}: cannot be read ({exc.strerror})") from exc
+
+
+def _engine(settings: Settings | None = None) -> Any:
+    from rcmflow.adapters.store.engine import get_engine
+    from rcmflow.adapters.store.migrate import ensure_schema
+
+    engine = get_engine(settings or get_settings())
+    ensure_schema(engine)
+    return engine
+
+
+@x12_app.command("inspect")
+def inspect(
+    file: FileArg,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object (the documented contract).")] = False,
+    strict: Annotated[bool, typer.Option("--strict", help="Unknown segments and guide deviations are errors.")] = False,
+) -> None:
+    """Summarise an X12 file and list its located errors; exit 1 when there are errors."""
+    from rcmflow.formats.x12.parser import parse
+    from rcmflow.formats.x12.summary import document_summary
+
+    summary = document_summary(str(file), parse(_read(file), strict=strict))
+    if as_json:
+        sys.stdout.write(json.dumps(summary) + "\n")
+    else:
+        _print_summary(summary)
+    raise typer.Exit(1 if summary["errors"] else 0)
+
+
+def _print_summary(summary: dict[str, Any]) -> None:
+    console.print(f"[bold]{summary['file']}[/bold]: {summary['interchanges']} interchange(s), "
+                  f"{len(summary['transactions'])} transaction set(s)")
+    if summary["transactions"]:
+        table = Table(show_header=True, header_style="bold")
+        for column in ("type", "control", "claims", "lines", "amount", "details"):
+            table.add_column(column, justify="right" if column in ("claims", "lines", "amount") else "left")
+        for tx in summary["transactions"]:
+            amount = tx.get("payment_amount") or tx.get("total_charge") or ""
+            details = []
+            if tx["type"] == "835":
+                details = [f"payer {tx.get('payer')}", f"{tx.get('payment_method')} {tx.get('trace_number')}",
+                           f"PLB {tx.get('provider_adjustment_total')}",
+                           "[green]balanced[/green]" if tx.get("balanced") else "[red]not balanced[/red]"]
+            elif tx["type"] in ("837P", "837I"):
+                details = [f"billing NPI {tx.get('billing_provider_npi')}"]
+            else:
+                details = [f"{key} {value}" for key, value in tx.items()
+                           if key not in ("type", "control_number", "implementation", "segments")]
+            table.add_row(tx["type"], tx["control_number"], str(tx.get("claims", "")),
+                          str(tx.get("service_lines", "")), amount, ", ".join(details))
+        console.print(table)
+    for label, style, issues in (("error", "red", summary["errors"]), ("warning", "yellow", summary["warnings"])):
+        for issue in issues:
+            where = f"segment {issue['segment_index']}"
+            if issue["segment_id"]:
+                element = f"{issue['element']:02d}" if issue["element"] is not None else ""
+                where += f" {issue['segment_id']}{element}"
+            console.print(f"[{style}]{label}[/{style}] {where}: {issue['message']} [dim]({issue['code']})[/dim]",
+                          highlight=False)
+    if not summary["errors"]:
+        console.print("[green]no errors[/green]")
+
+
+@x12_app.command("ack")
+def ack(
+    file: FileArg,
+    out: Annotated[Path, typer.Option("--out", "-o", help="Where to write the 999.")],
+) -> None:
+    """Write the 999 implementation acknowledgment for FILE."""
+    content = _read(file)
+    from rcmflow.formats.x12.parser import parse
+    from rcmflow.formats.x12.ts999_write import write_999
+
+    document = parse(content, strict=True)
+    if not document.groups:
+        raise UserFacingError(f"{file}: no functional group to acknowledge "
+                              f"({'; '.join(str(i) for i in document.errors[:1]) or 'not X12'})")
+    text = write_999(document)
+    try:
+        out.write_text(text, encoding="utf-8")
+    except OSError as exc:
+        raise UserFacingError(f"{out}: cannot be written ({exc.strerror})") from exc
+    accepted = sum(1 for tx in document.transactions if not tx.errors)
+    console.print(f"999 written to {out}: {accepted} of {len(document.transactions)} transaction set(s) accepted")
+
+
+@x12_app.command("ingest")
+def ingest(
+    files: Annotated[list[Path], typer.Argument(help="X12 files to store and parse.", show_default=False)],
+    channel: Annotated[str, typer.Option(help="Where the files came from.")] = "cli",
+) -> None:
+    """Store files in the raw document store, parse them, and record the outcome."""
+    from rich.progress import Progress
+
+    from rcmflow.services.intake import ingest_x12
+
+    engine = _engine()
+    table = Table("document", "file", "type", "status", "new", "errors")
+    with Progress(console=err_console, transient=True) as progress:
+        task = progress.add_task("ingesting", total=len(files))
+        for path in files:
+            content = _read(path)
+            with engine.begin() as conn:
+                result = ingest_x12(conn, content, filename=path.name, channel=channel)
+            table.add_row(str(result.document_id), path.name, result.detected_type, result.status,
+                          "yes" if result.created else "no", str(result.error_count))
+            progress.advance(task)
+    console.print(table)
+
+
+@db_app.command("upgrade")
+def db_upgrade() -> None:
+    """Apply all database migrations."""
+    from rcmflow.adapters.store.engine import get_engine
+    from rcmflow.adapters.store.migrate import current_revision, upgrade
+
+    engine = get_engine(get_settings())
+    upgrade(engine)
+    console.print(f"database at revision {current_revision(engine)}")
+
+
+@db_app.command("current")
+def db_current() -> None:
+    """Show the database's migration revision and the newest one this version knows."""
+    from rcmflow.adapters.store.engine import get_engine
+    from rcmflow.adapters.store.migrate import current_revision, head_revision
+
+    revision = current_revision(get_engine(get_settings()))
+    console.print(f"current: {revision or 'none (empty database)'}; head: {head_revision()}")
+
+
+@documents_app.command("list")
+def documents_list(
+    status: Annotated[str | None, typer.Option(help="received, parsed, failed or reprocessed")] = None,
+    limit: Annotated[int, typer.Option(help="How many, newest first.")] = 50,
+) -> None:
+    """List stored documents."""
+    from rcmflow.services.documents import list_documents
+
+    with _engine().connect() as conn:
+        rows = list_documents(conn, status=status, limit=limit)
+    table = Table("id", "received", "type", "status", "bytes", "sha256", "file")
+    for row in rows:
+        table.add_row(str(row.id), row.received_at.strftime("%Y-%m-%d %H:%M:%S"), row.detected_type, row.status,
+                      str(row.size_bytes), row.sha256[:12], row.filename or "")
+    console.print(table)
+
+
+@documents_app.command("reprocess")
+def documents_reprocess(document_id: Annotated[int, typer.Argument(help="Document id.")]) -> None:
+    """Parse a stored document again from its verbatim bytes."""
+    from rcmflow.services.intake import reprocess
+
+    with _engine().begin() as conn:
+        result = reprocess(conn, document_id)
+    console.print(f"document {document_id}: {result.status}, {result.error_count} error(s)")
+
+
+@app.command("demo")
+def demo(
+    out: Annotated[Path, typer.Option(help="Folder for the generated files.")] = Path("rcmflow-demo"),
+    claims: Annotated[int, typer.Option(help="Claims to generate.", min=1, max=100_000)] = 200,
+    seed: Annotated[int, typer.Option(help="Random seed (same seed, same files).")] = 7,
+) -> None:
+    """Generate a clinic's X12 traffic, inspect it, store it, and print what happened."""
+    from rcmflow.services.demo import run_demo
+
+    run_demo(console, _engine(), out, claims=claims, seed=seed)
+
+
+def main() -> None:
+    """Entry point: run the app and turn every expected failure into one line and an exit status."""
+    try:
+        app()
+    except UserFacingError as exc:
+        err_console.print(f"[red]error:[/red] {exc}", highlight=False)
+        sys.exit(2)
+    except RcmflowError as exc:
+        err_console.print(f"[red]error:[/red] {exc}", highlight=False)
+        sys.exit(2)
+    except KeyboardInterrupt:
+        err_console.print("interrupted")
+        sys.exit(130)
+    except Exception as exc:  # a bug of ours: one line for the user, the traceback only in the debug log
+        logging.getLogger("rcmflow").debug("internal error", exc_info=True)
+        err_console.print(f"[red]internal error:[/red] {type(exc).__name__}: {exc} (run with -v for details)",
+                          highlight=False)
+        sys.exit(3)
