@@ -300,8 +300,14 @@ def read_835(raw: RawTransaction, ctx: ReadContext) -> Remittance:  # noqa: C901
                         if reason:
                             amount = D(el[i + 1])
                             quantity = el[i + 2] if i + 2 < len(el) else ""
-                            found += (Adjustment(group, reason, amount, D(quantity) if quantity else None),)
+                            units = D(quantity) if quantity else None
+                            if units is not None and not units.is_finite():
+                                raise ArithmeticError(f"CAS quantity {quantity!r} is not a finite number")
+                            found += (Adjustment(group, reason, amount, units),)
                             added += amount
+                # Decimal takes NaN and Infinity: stop them here, located, before they reach any sum.
+                if not added.is_finite():
+                    raise ArithmeticError("a CAS amount is not a finite number")
                 if loop == SERVICE:
                     svc_adj += found
                     svc_adjusted += added
@@ -361,7 +367,10 @@ def read_835(raw: RawTransaction, ctx: ReadContext) -> Remittance:  # noqa: C901
                         svc_original_units, svc_dtm, svc_adj, svc_lic, svc_ref, svc_amt, svc_qty, svc_rem,
                     )))
                     clp_adjusted += svc_adjusted
-                    if svc_charge - svc_adjusted - svc_paid:
+                    # A transaction cut short leaves its last line and claim incomplete: that is the
+                    # truncation (reported by the envelope), not an imbalance.
+                    complete = sid != "SE" or raw.complete
+                    if complete and svc_charge - svc_adjusted - svc_paid:
                         _unbalanced(ctx, raw, svc_offset, "SVC", svc_charge, svc_adjusted, svc_paid,
                                     f"service line {svc_proc.code or '(no code)'}")
                     svc = None
@@ -372,7 +381,7 @@ def read_835(raw: RawTransaction, ctx: ReadContext) -> Remittance:  # noqa: C901
                         clp_ref, clp_dtm, clp_per, clp_amt, clp_qty, tuple(services),
                     )))
                     paid_total += clp_paid
-                    if clp_charge - clp_adjusted - clp_paid:
+                    if (sid != "SE" or raw.complete) and clp_charge - clp_adjusted - clp_paid:
                         _unbalanced(ctx, raw, clp_offset, "CLP", clp_charge, clp_adjusted, clp_paid,
                                     f"claim {clp[1]!r}")
                     clp = None
@@ -399,6 +408,8 @@ def read_835(raw: RawTransaction, ctx: ReadContext) -> Remittance:  # noqa: C901
                     svc_units = D(el[5]) if n > 5 and el[5] else None
                     svc_original = _procedure(el[6], component, ctx, offset, 6) if n > 6 and el[6] else None
                     svc_original_units = D(el[7]) if n > 7 and el[7] else None
+                    if not (svc_charge + svc_paid + (svc_units or ZERO) + (svc_original_units or ZERO)).is_finite():
+                        raise ArithmeticError("an SVC number is not finite")  # located by bad_segment
                     svc, svc_offset, svc_proc, loop, svc_adjusted, svc_lic = el, offset, proc, SERVICE, ZERO, ""
                     svc_adj = svc_dtm = svc_ref = svc_amt = svc_qty = svc_rem = ()
                 elif sid == "CLP":
@@ -421,6 +432,9 @@ def read_835(raw: RawTransaction, ctx: ReadContext) -> Remittance:  # noqa: C901
                     clp_patient = D(el[5]) if n > 5 and el[5] else None
                     clp_weight = D(el[12]) if n > 12 and el[12] else None
                     clp_fraction = D(el[13]) if n > 13 and el[13] else None
+                    if not (clp_charge + clp_paid + (clp_patient or ZERO) + (clp_weight or ZERO)
+                            + (clp_fraction or ZERO)).is_finite():
+                        raise ArithmeticError("a CLP number is not finite")  # located by bad_segment
                     if n < 14:
                         el += _PAD[: 14 - n]
                     clp, clp_offset = el, offset
@@ -536,6 +550,7 @@ def _finish(raw: RawTransaction, ctx: ReadContext, bpr: list[str] | None, trn: l
             payee: Party | None, groups: list[ClaimGroup], claims: list[ClaimPayment],
             plbs: list[ProviderAdjustment], paid_total: Decimal) -> Remittance:
     end = len(raw.segments) - 1
+    bpr_found = bpr is not None
     if bpr is None:
         ctx.missing(1, "BPR", "at the start of the 835")
     if trn is None:
@@ -547,22 +562,33 @@ def _finish(raw: RawTransaction, ctx: ReadContext, bpr: list[str] | None, trn: l
     bpr = bpr or ["BPR", "", "0", "", "", ""]
     trn = trn or ["TRN", "", ""]
     payment = Decimal(bpr[2]) if is_valid_decimal(bpr[2]) else ZERO
+    # A date taken from BPR15 (see _payment_date) is not also the receiver's account number.
+    receiver_end = 15 if len(bpr) == 16 and payment_date is not None else 16
     remittance = Remittance(
         raw.control_number, bpr[1], payment, element(bpr, 3), element(bpr, 4), payment_date,
         trn[1], trn[2], element(trn, 3), element(trn, 4), element(bpr, 5),
-        tuple(bpr[6:12]), tuple(bpr[12:16]), header_refs.get("EV", ""), header_refs.get("F2", ""),
+        _trimmed(bpr[6:12]), _trimmed(bpr[12:receiver_end]), header_refs.get("EV", ""), header_refs.get("F2", ""),
         production_date, payer, payee,
         tuple(groups), tuple(claims), tuple(plbs),
     )
     if raw.complete:
         plb_total = remittance.provider_adjustment_total
         difference = payment - (paid_total - plb_total)
-        if difference and is_valid_decimal(bpr[2]):
+        if difference and bpr_found and is_valid_decimal(bpr[2]):
             ctx.issue(1, "BPR", 2, "unbalanced",
                       f"BPR02 payment {payment} does not equal claim payments {paid_total} minus provider "
                       f"adjustments {plb_total} (= {paid_total - plb_total}); difference {difference}",
                       value=bpr[2])
     return remittance
+
+
+def _trimmed(elements: list[str]) -> tuple[str, ...]:
+    """Elements without trailing empties, so that one X12 meaning has one canonical form (an empty
+    BPR06-BPR15 read as () like the default, whatever the sender padded)."""
+    end = len(elements)
+    while end and not elements[end - 1]:
+        end -= 1
+    return tuple(elements[:end])
 
 
 def _payment_date(bpr: list[str], ctx: ReadContext, offset: int) -> date | None:
