@@ -16,15 +16,16 @@ from pathlib import Path
 from rich.console import Console
 from rich.progress import Progress
 from rich.table import Table
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Connection, Engine, func, select
 
+from rcmflow.adapters.store.control_numbers import StoredControlNumbers
 from rcmflow.adapters.store.schema import documents, event_log
 from rcmflow.domain.money import ZERO, format_amount
 from rcmflow.formats.x12.parser import parse
 from rcmflow.formats.x12.ts835_write import write_835_interchange
 from rcmflow.formats.x12.ts837_write import write_837_interchange
 from rcmflow.formats.x12.ts999_write import write_999
-from rcmflow.formats.x12.writing import CountingControlNumbers, Party
+from rcmflow.formats.x12.writing import Party
 from rcmflow.services.demo_data import Network, build_network
 from rcmflow.services.intake import IngestResult, ingest_x12
 
@@ -39,10 +40,11 @@ class DemoFile:
     kind: str
 
 
-def write_files(network: Network, out: Path, progress: Progress) -> list[DemoFile]:
-    """Write every claim file, its 999, every remittance, and one truncated transmission."""
+def write_files(network: Network, out: Path, conn: Connection, progress: Progress) -> list[DemoFile]:
+    """Write every claim file, its 999, every remittance, and one truncated transmission; control
+    numbers come from the store, so a second demo run never reuses an ISA13."""
     out.mkdir(parents=True, exist_ok=True)
-    numbers = CountingControlNumbers(start=1001)
+    numbers = StoredControlNumbers(conn, CLINIC.id)
     files: list[DemoFile] = []
     task = progress.add_task("writing X12 files", total=len(network.batches) + len(network.remittances))
     for facility, payer, batch in network.batches:
@@ -52,12 +54,14 @@ def write_files(network: Network, out: Path, progress: Progress) -> list[DemoFil
         claims_path.write_text(text)
         files.append(DemoFile(claims_path, "claims"))
         ack_path = out / f"{stem}.999"
-        ack_path.write_text(write_999(parse(text.encode(), strict=True)))
+        ack_path.write_text(write_999(parse(text.encode(), strict=True),
+                                      control_numbers=StoredControlNumbers(conn, payer.payer_id)))
         files.append(DemoFile(ack_path, "acknowledgment"))
         progress.advance(task)
     for payer, remittance in network.remittances:
         path = out / f"era-{payer.payer_id}-{remittance.control_number}.835"
-        path.write_text(write_835_interchange([remittance], Party(payer.payer_id), CLINIC, numbers))
+        path.write_text(write_835_interchange([remittance], Party(payer.payer_id), CLINIC,
+                                              StoredControlNumbers(conn, payer.payer_id)))
         files.append(DemoFile(path, "remittance"))
         progress.advance(task)
     # A transmission cut off mid-file, as a dropped SFTP session leaves it: it must be kept and flagged.
@@ -87,7 +91,8 @@ def run_demo(console: Console, engine: Engine, out: Path, *, claims: int, seed: 
         task = progress.add_task("generating the network", total=None)
         network = build_network(claims, seed)
         progress.remove_task(task)
-        files = write_files(network, out, progress)
+        with engine.begin() as conn:
+            files = write_files(network, out, conn, progress)
         results = ingest_files(engine, files, progress)
     _report(console, network, files, results, engine, out)
 

@@ -164,3 +164,16 @@ event_log = Table(
 Index("ix_event_log_object", event_log.c.object_type, event_log.c.object_id, event_log.c.occurred_at)
 # KPIs and process mining scan one organisation over a time window.
 Index("ix_event_log_organisation_occurred", event_log.c.organisation_id, event_log.c.occurred_at)
+
+# The last X12 control number issued per organisation, sender and kind (interchange ISA13, group GS06,
+# transaction set ST02): receivers reject an interchange whose ISA13 they have seen before.
+control_numbers = Table(
+    "control_numbers",
+    metadata,
+    Column("organisation_id", String(64), primary_key=True),
+    Column("sender_id", String(64), primary_key=True),
+    Column("kind", String(16), primary_key=True),
+    Column("last_value", BigInteger, nullable=False),
+    CheckConstraint("kind IN ('interchange', 'group', 'transaction')", name="kind"),
+    CheckConstraint("last_value >= 0", name="last_value"),
+)
