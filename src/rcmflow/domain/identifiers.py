@@ -35,8 +35,8 @@ def make_npi(first_nine: str) -> str:
 def is_valid_tin(value: str) -> bool:
     """True for a nine-digit EIN or SSN, with or without its hyphen, not all zeros."""
     digits = value.replace("-", "")
-    if len(digits) != 9 or not digits.isdigit() or digits == "000000000":
+    if len(digits) != 9 or not digits.isdigit() or not digits.isascii() or digits == "000000000":
         return False
-    if "-" in value:
-        return value.index("-") in (2, 3) and value.count("-") in (1, 2)
-    return True
+    # Only the two written forms: EIN 12-3456789 and SSN 123-45-6789.
+    hyphens = [index for index, char in enumerate(value) if char == "-"]
+    return hyphens in ([], [2], [3, 6])

@@ -16,13 +16,16 @@ class MoneyError(ValueError):
 def parse_amount(text: str) -> Decimal:
     """Parse an X12/CSV decimal amount strictly (digits, one optional point, optional leading minus)."""
     body = text[1:] if text[:1] == "-" else text
-    if not body.replace(".", "", 1).isdigit():
+    # isdigit() alone also passes other scripts' digits and superscripts, which X12 never sends.
+    if not (body.replace(".", "", 1).isdigit() and body.isascii()):
         raise MoneyError(f"not an amount: {text!r}")
     return Decimal(text)
 
 
 def to_cents(amount: Decimal) -> int:
     """Whole cents of an amount; refuses sub-cent remainders instead of rounding them away."""
+    if not amount.is_finite():
+        raise MoneyError(f"{amount} is not a finite amount")
     cents = amount * 100
     if cents != cents.to_integral_value():
         raise MoneyError(f"{amount} has fractions of a cent")
@@ -36,6 +39,8 @@ def from_cents(cents: int) -> Decimal:
 
 def round_cents(amount: Decimal) -> Decimal:
     """Round half up to the cent (only for computed amounts such as percentages)."""
+    if not amount.is_finite():
+        raise MoneyError(f"{amount} is not a finite amount")
     try:
         return amount.quantize(CENT, rounding=ROUND_HALF_UP)
     except InvalidOperation as exc:

@@ -41,11 +41,12 @@ class QualifiedAmount(NamedTuple):
 
 
 class QualifiedDate(NamedTuple):
-    """DTM/DTP: qualifier and date (end date for a period)."""
+    """DTM/DTP: qualifier and date (end date for a period, time for a DTP date-time "DT")."""
 
     qualifier: str
     value: date
     end: date | None = None
+    time: str = ""  # HHMM when the date was sent with its time (DTP format DT), else ""
 
 
 class Procedure(NamedTuple):

@@ -82,6 +82,12 @@ class GroupSummary(NamedTuple):
     declared_count: int | None  # GE01, None when GE is missing
     transaction_count: int
     issues: tuple[X12Issue, ...]  # group-level problems (GE counts and control numbers)
+    # The enclosing ISA's parties and usage, so that an acknowledgment can be addressed back.
+    interchange_sender_qualifier: str = ""  # ISA05
+    interchange_sender_id: str = ""  # ISA06, trimmed
+    interchange_receiver_qualifier: str = ""  # ISA07
+    interchange_receiver_id: str = ""  # ISA08, trimmed
+    usage: str = ""  # ISA15
 
 
 class EnvelopeReader:
@@ -116,6 +122,7 @@ class EnvelopeReader:
             self.groups.append(GroupSummary(
                 _at(gs, 1), _at(gs, 6), _at(gs, 8), _at(gs, 2), _at(gs, 3),
                 _at(isa, 13), declared, st_count, tuple(gs_issues),
+                _at(isa, 5).strip(), _at(isa, 6).strip(), _at(isa, 7).strip(), _at(isa, 8).strip(), _at(isa, 15),
             ))
 
         def raw(segments: list[str], complete: bool, found: tuple[X12Issue, ...] = ()) -> RawTransaction:

@@ -62,7 +62,7 @@ def read_transaction(raw: RawTransaction, strict: bool = False) -> ParsedTransac
                 context.validate(offset, segment.split(element))
         with gc_paused():
             content = reader(raw, context)
-    issues = tuple(sorted(context.issues, key=_position)) + raw.envelope_issues
+    issues = tuple(_first_of_each(sorted(context.issues, key=_position))) + raw.envelope_issues
     return ParsedTransaction(
         tx_type, raw.transaction_set, raw.control_number, raw.implementation, raw.functional_id,
         raw.group_control_number, raw.interchange_control_number, raw.sender_id, raw.receiver_id,
@@ -136,3 +136,15 @@ def parse(source: BinaryIO | bytes | str | Path, strict: bool = False) -> X12Doc
 
 def _position(issue: X12Issue) -> int:
     return issue.segment_index
+
+
+def _first_of_each(issues: list[X12Issue]) -> list[X12Issue]:
+    """One issue per place and code: strict validation and the reader may both find one bad element."""
+    seen: set[tuple[int, str | None, int | None, str]] = set()
+    kept = []
+    for issue in issues:
+        key = (issue.segment_index, issue.segment_id, issue.element, issue.code)
+        if key not in seen:
+            seen.add(key)
+            kept.append(issue)
+    return kept

@@ -9,9 +9,9 @@ from contextlib import contextmanager
 from datetime import date
 from decimal import Decimal, InvalidOperation
 
-from rcmflow.formats.x12.envelope import RawTransaction
+from rcmflow.formats.x12.envelope import RawTransaction, transaction_type
 from rcmflow.formats.x12.issues import ERROR, WARNING, ElementError, X12Issue
-from rcmflow.formats.x12.segments import SEGMENTS, is_valid_decimal, validate_segment
+from rcmflow.formats.x12.segments import is_valid_decimal, spec_for, validate_segment
 
 
 class ReadContext:
@@ -25,6 +25,8 @@ class ReadContext:
         self.component = raw.delimiters.component
         self.repetition = raw.delimiters.repetition
         self.start_index = raw.start_index
+        # Segment definitions may be narrowed per implementation guide (see segments.spec_for).
+        self.transaction_type = transaction_type(raw.transaction_set, raw.implementation) or ""
 
     def index(self, offset: int) -> int:
         """File position (1-based) of the segment at ``offset`` in the transaction (0 = ST)."""
@@ -58,8 +60,8 @@ class ReadContext:
             self.issue(offset, seg_id, exc.element, exc.code, f"{seg_id}{exc.element:02d}: {exc}",
                        value=exc.value)
             return
-        spec = SEGMENTS.get(seg_id or "")
-        problems = validate_segment(elements, spec) if spec else []
+        spec = spec_for(seg_id or "", self.transaction_type)
+        problems = validate_segment(elements, spec, self.repetition) if spec else []
         if problems:
             for position, code, message, value in problems:
                 self.issue(offset, seg_id, position, code, message, value=value)
@@ -69,10 +71,10 @@ class ReadContext:
 
     def validate(self, offset: int, elements: list[str]) -> bool:
         """Check one segment against its table definition; record problems; True when valid."""
-        spec = SEGMENTS.get(elements[0])
+        spec = spec_for(elements[0], self.transaction_type)
         if spec is None:
             return True
-        problems = validate_segment(elements, spec)
+        problems = validate_segment(elements, spec, self.repetition)
         for position, code, message, value in problems:
             self.issue(offset, elements[0], position, code, message, value=value)
         return not problems

@@ -25,6 +25,7 @@ class ElementSpec(NamedTuple):
     max_length: int = 80
     reference: str = ""  # X12 data element reference number, reported in 999 IK4-2
     codes: frozenset[str] | None = None
+    repeat: int = 1  # maximum repetitions (EB03, EQ01 repeat up to 99 times)
 
 
 class SegmentSpec(NamedTuple):
@@ -44,10 +45,16 @@ class SegmentSpec(NamedTuple):
 
 
 SEGMENTS: dict[str, SegmentSpec] = {}
+# Definitions narrowed by one implementation guide, keyed by (transaction type, segment id): the 835
+# requires SVC03 while the 276 leaves it unused, so one global SVC cannot serve both.
+NARROWED: dict[tuple[str, str], SegmentSpec] = {}
 
 
-def define(seg_id: str, name: str, *elements: tuple) -> SegmentSpec:
-    """Register a segment; each element is (name, type, required[, min, max[, reference[, codes]]])."""
+def define(seg_id: str, name: str, *elements: tuple, transaction: str = "") -> SegmentSpec:
+    """Register a segment; each element is (name, type, required[, min, max[, reference[, codes[, repeat]]]]).
+
+    With ``transaction`` ("276", "277CA", ...) the definition applies to that transaction type only.
+    """
     specs = []
     for position, element in enumerate(elements, start=1):
         el_name, el_type, required, *rest = element
@@ -55,10 +62,20 @@ def define(seg_id: str, name: str, *elements: tuple) -> SegmentSpec:
         max_length = rest[1] if len(rest) > 1 else 80
         reference = rest[2] if len(rest) > 2 else ""
         codes = frozenset(rest[3]) if len(rest) > 3 and rest[3] else None
-        specs.append(ElementSpec(position, el_name, el_type, required, min_length, max_length, reference, codes))
+        repeat = rest[4] if len(rest) > 4 else 1
+        specs.append(ElementSpec(position, el_name, el_type, required, min_length, max_length, reference, codes,
+                                 repeat))
     spec = SegmentSpec(seg_id, name, tuple(specs))
-    SEGMENTS[seg_id] = spec
+    if transaction:
+        NARROWED[(transaction, seg_id)] = spec
+    else:
+        SEGMENTS[seg_id] = spec
     return spec
+
+
+def spec_for(seg_id: str, transaction: str = "") -> SegmentSpec | None:
+    """The definition of a segment in a transaction type: the narrowed one if any, else the shared one."""
+    return NARROWED.get((transaction, seg_id)) or SEGMENTS.get(seg_id)
 
 
 R, AN, ID, DT, TM, N0, C = "R", "AN", "ID", "DT", "TM", "N0", "C"
@@ -182,7 +199,7 @@ def is_valid_time(text: str) -> bool:
 def is_valid_decimal(text: str) -> bool:
     """X12 R type: optional leading minus, digits with at most one decimal point."""
     body = text[1:] if text[:1] == "-" else text
-    return body.replace(".", "", 1).isdigit()
+    return body.replace(".", "", 1).isdigit() and body.isascii()  # isdigit() alone passes "²" and "٣"
 
 
 def validate_element(spec: ElementSpec, value: str) -> tuple[str, str] | None:
@@ -203,8 +220,13 @@ def validate_element(spec: ElementSpec, value: str) -> tuple[str, str] | None:
     return None
 
 
-def validate_segment(elements: list[str], spec: SegmentSpec) -> list[tuple[int, str, str, str]]:
-    """Problems of one segment as (element position, code, message, value); empty when valid."""
+def validate_segment(elements: list[str], spec: SegmentSpec,
+                     repetition: str = "") -> list[tuple[int, str, str, str]]:
+    """Problems of one segment as (element position, code, message, value); empty when valid.
+
+    ``repetition`` is the interchange's repetition separator: repeated elements are checked one
+    repetition at a time.
+    """
     problems: list[tuple[int, str, str, str]] = []
     count = len(elements) - 1
     if count > spec.max_elements:
@@ -218,7 +240,10 @@ def validate_segment(elements: list[str], spec: SegmentSpec) -> list[tuple[int, 
                 problems.append((element.position, "missing_element",
                                  f"{spec.id}{element.position:02d} ({element.name}) is required", ""))
             continue
-        found = validate_element(element, value)
-        if found:
-            problems.append((element.position, found[0], f"{spec.id}{element.position:02d}: {found[1]}", value))
+        values = value.split(repetition) if element.repeat > 1 and repetition else (value,)
+        for part in values:
+            found = validate_element(element, part) if part else None
+            if found:
+                problems.append((element.position, found[0], f"{spec.id}{element.position:02d}: {found[1]}", part))
+                break
     return problems

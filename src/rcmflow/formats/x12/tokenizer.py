@@ -125,6 +125,11 @@ class Tokenizer:
         self.issues: list[X12Issue] = []
         self.segment_count = 0
         self.bytes_read = 0
+        # Byte-level warnings are located at the segment they concern, once per input, so that they do not
+        # depend on where chunks happen to end.
+        self._replaced = False  # the decoder replaced invalid bytes
+        self._replaced_reported = False
+        self._empty_reported = False
 
     def _chunks(self) -> Iterator[bytes]:
         source = self._source
@@ -143,20 +148,21 @@ class Tokenizer:
 
     def _text_chunks(self) -> Iterator[str]:
         decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
-        warned = False
         for chunk in self._chunks():
             self.bytes_read += len(chunk)
             text = decoder.decode(chunk)
-            if not warned and "\ufffd" in text:
-                warned = True
-                self.issues.append(
-                    X12Issue(self.segment_count + 1, None, None, "invalid_character",
-                             "the input has bytes that are not UTF-8 text; they were replaced", WARNING)
-                )
+            if not self._replaced and "\ufffd" in text:
+                self._replaced = True  # reported by _split at the segment that holds it
             yield text
         tail = decoder.decode(b"", final=True)
         if tail:
+            self._replaced = self._replaced or "\ufffd" in tail
             yield tail
+
+    def _invalid_character(self, index: int) -> None:
+        self._replaced_reported = True
+        self.issues.append(X12Issue(index, None, None, "invalid_character",
+                                    "the input has bytes that are not UTF-8 text; they were replaced", WARNING))
 
     def __iter__(self) -> Iterator[SegmentBatch]:
         pending = ""
@@ -165,10 +171,9 @@ class Tokenizer:
         for text in self._text_chunks():
             pending += text
             if not started:
-                stripped = pending.lstrip("\ufeff \t\r\n\x00")
-                if len(stripped) < ISA_LENGTH and len(pending) < self._chunk_size:
-                    continue  # wait for more text before judging the start
-                pending = stripped
+                pending = pending.lstrip("\ufeff \t\r\n\x00")
+                if len(pending) < ISA_LENGTH:
+                    continue  # wait for more text before judging the start (the end of input is judged below)
                 started = True
                 if not pending.startswith("ISA"):
                     self._not_x12(pending)
@@ -186,6 +191,8 @@ class Tokenizer:
             pending = stripped
         batches, pending, delimiters = self._split(pending, delimiters, final=True)
         yield from batches
+        if self._replaced and not self._replaced_reported:
+            self._invalid_character(self.segment_count + 1)
         leftover = pending.strip(" \t\r\n\x00")
         if leftover:
             seg_id = leftover[:3].rstrip((delimiters or DEFAULT_DELIMITERS).element)
@@ -195,6 +202,8 @@ class Tokenizer:
             )
 
     def _not_x12(self, text: str) -> None:
+        if "\ufffd" in text[:ISA_LENGTH]:  # the judged start only, whatever was read beyond it
+            self._invalid_character(1)
         printable = "".join(ch if ch.isprintable() else "?" for ch in text[:20])
         self.issues.append(
             X12Issue(0, None, None, "not_x12",
@@ -241,15 +250,23 @@ class Tokenizer:
                 if char not in delimiters and char in body:
                     body = body.replace(char, "")
             doubled = terminator + terminator
-            if doubled in body:
-                message = "empty segments (two terminators in a row) were skipped"
-                self.issues.append(
-                    X12Issue(self.segment_count + 1, None, None, "unexpected_segment", message, WARNING)
-                )
+            # A leading terminator follows the one that ended the previous chunk: an empty segment too.
+            leading = body.startswith(terminator)
+            if leading or doubled in body:
+                if not self._empty_reported:
+                    self._empty_reported = True
+                    first = 0 if leading else body.index(doubled) + 1
+                    message = "empty segments (two terminators in a row) were skipped"
+                    self.issues.append(X12Issue(self.segment_count + body.count(terminator, 0, first) + 1, None,
+                                                None, "unexpected_segment", message, WARNING))
                 while doubled in body:
                     body = body.replace(doubled, terminator)
-            if body.startswith(terminator):
-                body = body[1:]  # a terminator left at the end of the previous chunk
+                if body.startswith(terminator):
+                    body = body[1:]
+            if self._replaced and not self._replaced_reported:
+                bad = body.find("\ufffd")
+                if bad >= 0:
+                    self._invalid_character(self.segment_count + body.count(terminator, 0, bad) + 1)
             segments = body.split(terminator)
             incomplete = segments.pop()  # text after the last terminator
             if rest and incomplete:

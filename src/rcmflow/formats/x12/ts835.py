@@ -408,7 +408,9 @@ def read_835(raw: RawTransaction, ctx: ReadContext) -> Remittance:  # noqa: C901
                     svc_units = D(el[5]) if n > 5 and el[5] else None
                     svc_original = _procedure(el[6], component, ctx, offset, 6) if n > 6 and el[6] else None
                     svc_original_units = D(el[7]) if n > 7 and el[7] else None
-                    if not (svc_charge + svc_paid + (svc_units or ZERO) + (svc_original_units or ZERO)).is_finite():
+                    if not (svc_charge.is_finite() and svc_paid.is_finite()
+                            and (svc_units is None or svc_units.is_finite())
+                            and (svc_original_units is None or svc_original_units.is_finite())):
                         raise ArithmeticError("an SVC number is not finite")  # located by bad_segment
                     svc, svc_offset, svc_proc, loop, svc_adjusted, svc_lic = el, offset, proc, SERVICE, ZERO, ""
                     svc_adj = svc_dtm = svc_ref = svc_amt = svc_qty = svc_rem = ()
@@ -432,8 +434,10 @@ def read_835(raw: RawTransaction, ctx: ReadContext) -> Remittance:  # noqa: C901
                     clp_patient = D(el[5]) if n > 5 and el[5] else None
                     clp_weight = D(el[12]) if n > 12 and el[12] else None
                     clp_fraction = D(el[13]) if n > 13 and el[13] else None
-                    if not (clp_charge + clp_paid + (clp_patient or ZERO) + (clp_weight or ZERO)
-                            + (clp_fraction or ZERO)).is_finite():
+                    if not (clp_charge.is_finite() and clp_paid.is_finite()
+                            and (clp_patient is None or clp_patient.is_finite())
+                            and (clp_weight is None or clp_weight.is_finite())
+                            and (clp_fraction is None or clp_fraction.is_finite())):
                         raise ArithmeticError("a CLP number is not finite")  # located by bad_segment
                     if n < 14:
                         el += _PAD[: 14 - n]

@@ -11,7 +11,12 @@ from typing import NamedTuple, Protocol
 from rcmflow.domain.money import format_x12_amount
 from rcmflow.formats.x12.tokenizer import DEFAULT_DELIMITERS, Delimiters
 
-Value = str | Decimal | int | date | None | Sequence[str]
+
+class Repeated(tuple[str, ...]):
+    """An element sent as repetitions (EB03, EQ01): joined by the repetition separator."""
+
+
+Value = str | Decimal | int | date | None | Sequence[str] | Repeated
 
 
 class WriteError(ValueError):
@@ -32,6 +37,10 @@ def render(value: Value, delimiters: Delimiters) -> str:
         return str(value)
     elif isinstance(value, date):
         return value.strftime("%Y%m%d")
+    elif isinstance(value, Repeated):
+        if len(value) > 1 and not delimiters.repetition:
+            raise WriteError("the interchange has no repetition separator for a repeated element")
+        return delimiters.repetition.join(render(part, delimiters) for part in value)
     else:
         parts = [render(part, delimiters) for part in value]
         while parts and not parts[-1]:
