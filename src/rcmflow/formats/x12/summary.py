@@ -50,15 +50,42 @@ def summarise_837(batch: Any) -> dict[str, Any]:
     }
 
 
-def _summarise_other(content: Any) -> dict[str, Any]:
-    summary = getattr(content, "summary", None)
-    return summary() if callable(summary) else {}
+def summarise_999(ack: Any) -> dict[str, Any]:
+    """The acknowledged group and how many of its sets were accepted."""
+    return {"acknowledged_group": ack.group_control_number, "group_status": ack.status,
+            "sets_received": ack.sets_received, "sets_accepted": ack.sets_accepted}
+
+
+def summarise_277(response: Any) -> dict[str, Any]:
+    """Claims reported on: accepted or rejected (277CA), finalized or pending (277)."""
+    summary = {"claims": len(response.claims), "accepted": len(response.accepted_claims),
+               "rejected": len(response.rejected_claims)}
+    latest = [claim.statuses[0] for claim in response.claims if claim.statuses]
+    summary["finalized"] = sum(1 for entry in latest if entry.finalized)
+    summary["pending"] = sum(1 for entry in latest if entry.pending)
+    return summary
+
+
+def summarise_members(content: Any) -> dict[str, Any]:
+    """Members asked about (270) or answered for (271)."""
+    return {"members": len(content.members)}
+
+
+def summarise_276(request: Any) -> dict[str, Any]:
+    """Claims asked about."""
+    return {"claims": len(request.claims)}
 
 
 SUMMARISERS: dict[str, Callable[[Any], dict[str, Any]]] = {
     "835": summarise_835,
     "837P": summarise_837,
     "837I": summarise_837,
+    "999": summarise_999,
+    "277": summarise_277,
+    "277CA": summarise_277,
+    "276": summarise_276,
+    "270": summarise_members,
+    "271": summarise_members,
 }
 
 
@@ -71,7 +98,9 @@ def transaction_summary(tx: ParsedTransaction) -> dict[str, Any]:
         "segments": tx.segment_count,
     }
     if tx.content is not None:
-        entry.update(SUMMARISERS.get(tx.type or "", _summarise_other)(tx.content))
+        summarise = SUMMARISERS.get(tx.type or "")
+        if summarise is not None:
+            entry.update(summarise(tx.content))
         if tx.type == "835":
             entry["balanced"] = not any(issue.code in ("unbalanced", "bad_number") for issue in tx.issues)
     return entry
