@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import io
+
 import pytest
 
+from rcmflow.formats.x12 import envelope
 from rcmflow.formats.x12.envelope import EnvelopeReader, RawTransaction, transaction_type
 from rcmflow.formats.x12.issues import ERROR, ISSUE_CODES
 from rcmflow.formats.x12.parser import parse
+from rcmflow.formats.x12.tokenizer import Tokenizer
 from tests.formats.x12.builders import (
     BODY_835,
     BODY_837P,
@@ -213,3 +217,32 @@ def test_gs_inside_an_open_group_closes_it() -> None:
     assert [(g.control_number, g.declared_count, g.transaction_count) for g in reader.groups] == [
         ("1", None, 1), ("2", 1, 1)]
     assert len(raws) == 2
+
+
+CHUNKED = {
+    "valid": interchange(*BODY_835),
+    "three interchanges": interchange(*BODY_835, element="|", component="}", terminator="\n", line_break="")
+    + interchange(*BODY_835, terminator="'", control="000000002") + interchange(*BODY_835, control="000000003"),
+    "two groups": interchange_of(functional_group(*transaction(*BODY_835), control="1"),
+                                 functional_group(*transaction(*BODY_835, control="0002"), control="2")),
+    "missing se": interchange(*transaction(*BODY_835)[:-1], *transaction(*BODY_835, control="0002")),
+    "outside st": interchange(*transaction(*BODY_835), "BPR*I*1", *transaction(*BODY_835, control="0002")),
+    "bad trailers": interchange(*transaction(*BODY_835, se_count=3), ge_count=4, iea_control="000000005"),
+    "truncated": interchange(*BODY_835)[:-60],
+}
+
+
+@pytest.mark.parametrize("chunk_size", [1, 7, 64, 200])
+@pytest.mark.parametrize("case", sorted(CHUNKED))
+def test_parse_does_not_depend_on_chunk_boundaries(case: str, chunk_size: int,
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    data = CHUNKED[case]
+    whole = parse(data)
+
+    class SmallChunks(Tokenizer):
+        def __init__(self, source: object) -> None:
+            super().__init__(io.BytesIO(source) if isinstance(source, bytes) else source,  # type: ignore[arg-type]
+                             chunk_size=chunk_size)
+
+    monkeypatch.setattr(envelope, "Tokenizer", SmallChunks)
+    assert parse(data) == whole

@@ -235,15 +235,18 @@ def test_custom_delimiters() -> None:
     ({"control_number": "12"}, "4 to 9 characters"),
     ({"sender_bank": ("01",) * 7}, "at most 6"),
     ({"groups": (ClaimGroup(""),)}, "LX01"),
-    ({"production_date": None, "claims": ()}, None),
 ])
-def test_refuses_what_x12_cannot_carry(change: dict, message: str | None) -> None:
-    remittance = base()._replace(**change)
-    if message is None:
-        assert write_835(remittance)[-1] == "SE*13*0001"  # LX kept, DTM*405 and claims gone
-        return
+def test_refuses_what_x12_cannot_carry(change: dict, message: str) -> None:
     with pytest.raises(WriteError, match=message):
-        write_835(remittance)
+        write_835(base()._replace(**change))
+
+
+def test_optional_parts_are_left_out() -> None:
+    remittance = base()._replace(production_date=None, receiver_id="", claims=(), payer=None)
+    written = write_835(remittance)
+    assert [segment.split("*", 1)[0] for segment in written] == ["ST", "BPR", "TRN", "N1", "REF", "LX", "PLB", "SE"]
+    _, issues = reread(written)
+    assert issues == [(4, "BPR", 2, "unbalanced", ERROR), (10, "N1", None, "missing_segment", ERROR)]  # at SE
 
 
 def test_refuses_dates_with_periods_and_bad_records() -> None:
@@ -256,9 +259,14 @@ def test_refuses_dates_with_periods_and_bad_records() -> None:
         claim._replace(service_payments=(claim.service_payments[0]._replace(
             procedure=Procedure("HC", "99213", ("1", "2", "3", "4", "5"))),)),
     ]
+    line = claim.service_payments[0]
+    cases.append(claim._replace(service_payments=(line._replace(references=(Reference("6R", "X"),)),)))
     for bad in cases:
         with pytest.raises(WriteError):
             write_835(remittance._replace(claims=(bad,)))
+    assert remittance.payer is not None
+    with pytest.raises(WriteError, match="payer must have role 'PR'"):
+        write_835(remittance._replace(payer=remittance.payer._replace(role="PE")))
 
 
 def test_require_balanced() -> None:

@@ -118,10 +118,15 @@ OTHER_SEPARATOR = {
 SAMPLE_FILES = sample_files("837_005010X222A2") + sample_files("837_005010X223A3")
 
 
+def separator_warning(name: str) -> list:
+    """The one issue of the samples that write ">" where ISA16 declares ":": a located warning."""
+    return [(OTHER_SEPARATOR[name], "CLM", 5, "bad_code", WARNING)] if name in OTHER_SEPARATOR else []
+
+
 def sample(name: str) -> ClaimBatch:
     folder = INSTITUTIONAL if name.endswith(".837i") else PROFESSIONAL
     document = parse(folder / name)
-    assert document.issues == []
+    assert issues(document) == separator_warning(name)
     (batch,) = document.of_type("837I" if name.endswith(".837i") else "837P")
     return batch
 
@@ -136,7 +141,7 @@ def test_every_sample_is_covered() -> None:
 def test_sample_reads_without_any_issue_to_exact_figures(path: Path) -> None:
     tx_type, claims, lines, total, npi = FIGURES[path.name]
     document = parse(path)
-    assert document.issues == []
+    assert issues(document) == separator_warning(path.name)
     (transaction,) = document.transactions
     assert transaction.type == tx_type
     batch = transaction.content

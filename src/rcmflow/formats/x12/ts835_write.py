@@ -94,9 +94,9 @@ def write_835(remittance: Remittance, control_number: str | None = None, *,
     out = _Writer(control, delimiters)
     _header(out, remittance)
     if remittance.payer is not None:
-        _party(out, remittance.payer)
+        _party(out, remittance.payer, "PR")
     if remittance.payee is not None:
-        _party(out, remittance.payee)
+        _party(out, remittance.payee, "PE")
     for group, claims in _grouped(remittance):
         if group is not None:
             out.add("LX", group.number)
@@ -173,9 +173,11 @@ def _padded(values: tuple[str, ...], size: int, what: str) -> list[str]:
     return [*values, *[""] * (size - len(values))]
 
 
-def _party(out: _Writer, party: Party) -> None:
+def _party(out: _Writer, party: Party, role: str) -> None:
     """An N1 loop of the header (payer PR or payee PE)."""
-    out.add("N1", party.role, party.name, party.id_qualifier, party.id)
+    if party.role != role:
+        raise WriteError(f"the {'payer' if role == 'PR' else 'payee'} must have role {role!r}, not {party.role!r}")
+    out.add("N1", role, party.name, party.id_qualifier, party.id)
     address = party.address
     if address is not None:
         if address.line1 or address.line2:
@@ -302,6 +304,8 @@ def _composite(procedure: Procedure) -> list[str]:
 
 def _service(out: _Writer, line: ServicePayment) -> None:
     """One 2110 loop."""
+    if any(ref.qualifier == "6R" for ref in line.references):
+        raise WriteError("REF*6R is the line item control number: put it in line_item_control_number")
     original = _composite(line.original_procedure) if line.original_procedure is not None else None
     out.add("SVC", _composite(line.procedure), line.charge, line.paid, line.revenue_code, line.units_paid,
             original, line.original_units)

@@ -768,9 +768,10 @@ class _Reader:
                 used = location[2] if len(location) > 3 else declared
                 if declared in location or used == declared or used.isalnum() or used in (sep, " "):
                     return declared
-                if ctx.strict:
-                    ctx.issue(offset, "CLM", 5, "bad_code", f"composites use {used!r} as component separator; "
-                              f"ISA16 declares {declared!r}", value=location)
+                # One rule for every reader: a warning when lenient (the meaning is unambiguous), an error
+                # when strict.
+                ctx.issue(offset, "CLM", 5, "bad_code", f"composites use {used!r} as component separator; "
+                          f"ISA16 declares {declared!r}", severity=ERROR if ctx.strict else WARNING, value=location)
                 return used
         return declared
 

@@ -36,6 +36,7 @@ from rcmflow.formats.x12.writing import (
     ControlNumbers,
     FunctionalGroup,
     TransactionBuilder,
+    Value,
     WriteError,
     build_interchange,
 )
@@ -203,10 +204,10 @@ def _adjustments(b: TransactionBuilder, adjustments: tuple[Adjustment, ...]) -> 
     for group, same in groupby(adjustments, key=lambda adj: adj.group):
         items = list(same)
         for start in range(0, len(items), 6):
-            values: list[object] = []
+            values: list[Value] = []
             for adj in items[start:start + 6]:
                 values += [adj.reason, adj.amount, adj.quantity]
-            b.add("CAS", group, *values)  # type: ignore[arg-type]
+            b.add("CAS", group, *values)
 
 
 # ---- claims --------------------------------------------------------------------------------------
@@ -271,7 +272,7 @@ def _hi_segments(codes: tuple[HealthCareCode, ...], kind: str) -> Iterator[list[
         yield current
 
 
-def _hi_composite(code: HealthCareCode) -> list[str | object]:
+def _hi_composite(code: HealthCareCode) -> list[Value]:
     when = ""
     fmt = code.date_format
     if code.date is not None:
