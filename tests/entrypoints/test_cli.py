@@ -95,3 +95,20 @@ def test_ingest_stores_and_is_idempotent(tmp_path: Path, empty_database_url: str
     assert "no" in second.stdout.split("parsed", 1)[1]
     listed = runner.invoke(app, ["documents", "list"])
     assert listed.stdout.count("era.835") == 1
+
+
+def test_truncated_835_is_not_called_balanced(tmp_path: Path) -> None:
+    text = remittance_835()
+    path = tmp_path / "cut.835"
+    path.write_text(text[: text.index("SE*")])
+    _, summary = _inspect(path)
+    assert summary["transactions"][0]["balanced"] is False
+
+
+def test_bad_setting_stops_with_one_line(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    path = tmp_path / "era.835"
+    path.write_text(remittance_835())
+    env = {"RCMFLOW_LOG_LEVEL": "LOUD", "PATH": "/usr/bin:/bin"}
+    run = subprocess.run([sys.executable, "-m", "rcmflow", "x12", "inspect", str(path)], capture_output=True,
+                         text=True, env=env)
+    assert run.returncode == 2 and "RCMFLOW_LOG_LEVEL" in run.stderr and "Traceback" not in run.stderr

@@ -46,6 +46,8 @@ def start(verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log at 
     level = "DEBUG" if verbose else settings.log_level
     logging.basicConfig(level=level, handlers=[RichHandler(console=err_console, show_path=False)],
                         format="%(message)s", force=True)
+    if not verbose:
+        logging.getLogger("alembic").setLevel(logging.WARNING)  # its INFO lines are set-up chatter
 
 
 def _read(path: Path) -> bytes:

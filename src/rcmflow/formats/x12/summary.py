@@ -102,7 +102,9 @@ def transaction_summary(tx: ParsedTransaction) -> dict[str, Any]:
         if summarise is not None:
             entry.update(summarise(tx.content))
         if tx.type == "835":
-            entry["balanced"] = not any(issue.code in ("unbalanced", "bad_number") for issue in tx.issues)
+            # A transaction cut short cannot be shown to balance.
+            entry["balanced"] = tx.complete and not any(issue.code in ("unbalanced", "bad_number")
+                                                        for issue in tx.issues)
     return entry
 
 
