@@ -105,7 +105,7 @@ def test_truncated_835_is_not_called_balanced(tmp_path: Path) -> None:
     assert summary["transactions"][0]["balanced"] is False
 
 
-def test_bad_setting_stops_with_one_line(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+def test_bad_setting_stops_with_one_line(tmp_path: Path) -> None:
     path = tmp_path / "era.835"
     path.write_text(remittance_835())
     env = {"RCMFLOW_LOG_LEVEL": "LOUD", "PATH": "/usr/bin:/bin"}
