@@ -75,18 +75,18 @@ SAMPLE_FIGURES = {
 # The defects of the public samples, as the reader reports them.
 SAMPLE_ISSUES = {
     "cob-contractural-adjustment.835": [
-        (4, "BPR", 15, "missing_element", WARNING),  # the payment date sent in BPR15
+        (4, "BPR", 16, "missing_element", WARNING),  # the payment date sent in BPR15
         (21, "SVC", 1, "bad_code", WARNING),  # HC>55669 while ISA16 is ':'
     ],
     "managed-care.835": [(4, "BPR", 16, "bad_date", WARNING)],  # BPR16 '20002316'
     "medicare-part-a.835": [],
     "secondary-payment.835": [
-        (4, "BPR", 15, "missing_element", WARNING),
+        (4, "BPR", 16, "missing_element", WARNING),
         (29, "SVC", 1, "bad_code", WARNING),
         (34, "SVC", 1, "bad_code", WARNING),
     ],
     "tertiary-payment.835": [
-        (4, "BPR", 15, "missing_element", WARNING),
+        (4, "BPR", 16, "missing_element", WARNING),
         # SVC*HC*24599.00*1766.50*187.50**1: the code slipped into SVC02, every element shifted by one.
         (20, "SVC", 1, "missing_element", ERROR),
         (20, "SVC", 6, "missing_element", ERROR),

@@ -618,10 +618,10 @@ def _payment_date(bpr: list[str], ctx: ReadContext, offset: int) -> date | None:
     severity = ERROR if ctx.strict else WARNING
     text = element(bpr, 16)
     position = 16
-    if not text and len(bpr) == 16 and not any(bpr[6:15]) and is_valid_date(bpr[15]):
-        ctx.issue(offset, "BPR", 15, "missing_element",
+    if not text and not ctx.strict and len(bpr) == 16 and not any(bpr[6:15]) and is_valid_date(bpr[15]):
+        ctx.issue(offset, "BPR", position, "missing_element",
                   "BPR16 (payment effective date) is empty; the date was found in BPR15 and used",
-                  severity=severity, value=bpr[15])
+                  severity=WARNING, value=bpr[15])
         return to_date(bpr[15], 15)
     if not text:
         ctx.issue(offset, "BPR", position, "missing_element", "BPR16 (payment effective date) is required",
