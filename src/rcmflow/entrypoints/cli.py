@@ -221,14 +221,16 @@ def documents_reprocess(document_id: Annotated[int, typer.Argument(help="Documen
 
 @app.command("demo")
 def demo(
-    out: Annotated[Path, typer.Option(help="Folder for the generated files.")] = Path("rcmflow-demo"),
+    out: Annotated[Path | None, typer.Option(help="Folder for the generated files [default: DATA_DIR/demo].",
+                                             show_default=False)] = None,
     claims: Annotated[int, typer.Option(help="Claims to generate.", min=1, max=100_000)] = 200,
     seed: Annotated[int, typer.Option(help="Random seed (same seed, same files).")] = 7,
 ) -> None:
     """Generate a clinic's X12 traffic, inspect it, store it, and print what happened."""
     from rcmflow.services.demo import run_demo
 
-    run_demo(console, _engine(), out, claims=claims, seed=seed)
+    settings = get_settings()
+    run_demo(console, _engine(settings), out or settings.data_dir / "demo", claims=claims, seed=seed)
 
 
 def main() -> None:
