@@ -30,8 +30,12 @@ def money(cents: int) -> str:
     return f"{cents // 100}.{cents % 100:02d}"
 
 
-def generate(path: Path, claims: int, seed: int, sets: int) -> None:
-    """A balanced synthetic 835 of ``claims`` claims split over ``sets`` transaction sets."""
+def generate(path: Path, claims: int, seed: int, sets: int, varied: bool = False) -> None:
+    """A balanced synthetic 835 of ``claims`` claims split over ``sets`` transaction sets.
+
+    The default draws charges from five fee-schedule values, like the anchor's own generator; with
+    ``varied`` every charge gets random cents, so amounts rarely repeat (the reader's interning of
+    repeated amounts and adjustments then helps little: the worst case)."""
     rng = random.Random(seed)
     per_set = -(-claims // sets)
     out = ["ISA*00*          *00*          *ZZ*PAYERSENDER    *ZZ*PROVRECEIVER   *261102*0930*^*00501*000000001*0*P*:",
@@ -44,7 +48,7 @@ def generate(path: Path, claims: int, seed: int, sets: int) -> None:
             clp_charge = clp_paid = clp_pr = 0
             lines: list[str] = []
             for _ in range(rng.choice([1, 1, 2, 3])):
-                charge = rng.choice([9500, 15000, 80000, 120000, 240000])
+                charge = rng.choice([9500, 15000, 80000, 120000, 240000]) + (rng.randrange(100_000) if varied else 0)
                 paid, pr = charge * 56 // 100, charge * 20 // 100
                 clp_charge, clp_paid, clp_pr = clp_charge + charge, clp_paid + paid, clp_pr + pr
                 lines += [f"SVC*HC:{rng.choice(CODES)}*{money(charge)}*{money(paid)}**1",
@@ -140,6 +144,11 @@ def main() -> None:
             many = child(streamed)
             print(f"rcmflow, 100 sets       {streamed.stat().st_size / 1e6 / many['seconds']:8.1f} MB/s  "
                   f"peak {many['peak_mb']:.0f} MB (streams: memory follows the largest set, not the file)")
+            varied = Path(tmp) / "varied.835"
+            generate(varied, args.claims, args.seed, 1, varied=True)
+            worst = child(varied)
+            print(f"rcmflow, varied amounts {varied.stat().st_size / 1e6 / worst['seconds']:8.1f} MB/s  "
+                  f"peak {worst['peak_mb']:.0f} MB (amounts rarely repeat: little to intern)")
         if args.no_anchor:
             return
         if not ANCHOR.exists():

@@ -211,6 +211,8 @@ def _procedure(composite: str, component: str, ctx: ReadContext, offset: int, po
 
 
 _PAD = [""] * 16
+INTERN_LIMIT = 16_384  # entries per interning cache and transaction set
+INTERN_PROBATION = 4_096  # adjustment lookups that may miss before interning is judged
 _CLOSERS = frozenset({"SVC", "CLP", "LX", "PLB", "N1", "SE"})
 
 
@@ -218,15 +220,23 @@ _CLOSERS = frozenset({"SVC", "CLP", "LX", "PLB", "N1", "SE"})
 def read_835(raw: RawTransaction, ctx: ReadContext) -> Remittance:  # noqa: C901 - the hot loop, see module doc
     """Read one 835 transaction set; problems become issues in ``ctx``."""
     sep, component = ctx.element, ctx.component
-    # Interning: the same amounts, codes, dates and procedures recur on most lines of a remittance.
-    # Sharing one immutable object per distinct text, instead of keeping millions of equal copies,
-    # halves peak memory, and memory traffic is what a big remittance's reading time mostly is.
+    # Interning: the same amounts, codes, dates and adjustments recur on most lines of a remittance
+    # (fee schedules, copays, CO-45 on the same codes). One shared immutable object per distinct text,
+    # instead of millions of equal copies, cuts both work and memory traffic, which is what a big
+    # remittance's reading time mostly is. Interning is a bet on repetition: when more than
+    # INTERN_PROBATION lookups have missed and misses outnumber hits, the reader stops interning
+    # amounts and adjustments for the rest of the transaction set, and the caches never grow past
+    # INTERN_LIMIT entries.
     amounts: dict[str, Decimal] = {}
+    interning = True
+    hits = misses = 0
 
     def D(text: str) -> Decimal:  # noqa: N802 - reads like the Decimal it stands for
         value = amounts.get(text)
         if value is None:
-            value = amounts[text] = Decimal(text)
+            value = Decimal(text)
+            if len(amounts) < INTERN_LIMIT:
+                amounts[text] = value
         return value
 
     # Records are built with tuple.__new__ and every field given: NamedTuple's own __new__ is a
@@ -236,6 +246,7 @@ def read_835(raw: RawTransaction, ctx: ReadContext) -> Remittance:  # noqa: C901
     dtm_cache: dict[str, QualifiedDate] = {}
     procedures: dict[str, Procedure] = {}
     codes: dict[str, str] = {}
+    interned: dict[str, tuple[Adjustment, ...] | QualifiedAmount] = {}  # by segment text
 
     loop = HEADER
     bpr: list[str] | None = None
@@ -293,6 +304,18 @@ def read_835(raw: RawTransaction, ctx: ReadContext) -> Remittance:  # noqa: C901
         sid = el[0]
         try:
             if sid == "CAS":
+                # A one-triplet CAS seen before in this remittance is the same immutable record again.
+                found = interned.get(texts[offset]) if interning else None
+                if found is not None and loop >= CLAIM:
+                    hits += 1
+                    added = found[0].amount
+                    if loop == SERVICE:
+                        svc_adj += found
+                        svc_adjusted += added
+                    else:
+                        clp_adj += found
+                        clp_adjusted += added
+                    continue
                 group = el[1]
                 if group not in groups_allowed:
                     raise ElementError(1, "bad_code", f"{group!r} is not an adjustment group code", group)
@@ -300,12 +323,18 @@ def read_835(raw: RawTransaction, ctx: ReadContext) -> Remittance:  # noqa: C901
                     ctx.unexpected(offset, sid, "outside a claim or service payment")
                     continue
                 if len(el) == 4:  # one triplet without quantity: by far the most common shape
-                    added = amounts.get(el[3])
-                    if added is None:
-                        added = amounts[el[3]] = Decimal(el[3])
+                    added = D(el[3])
                     reason = el[2]
-                    found: tuple[Adjustment, ...] = (new(Adjustment, (codes.setdefault(group, group),
-                                                                      codes.setdefault(reason, reason), added, None)),)
+                    found = (new(Adjustment, (codes.setdefault(group, group), codes.setdefault(reason, reason),
+                                              added, None)),)
+                    if interning:
+                        misses += 1
+                        if misses > INTERN_PROBATION and misses > hits:
+                            interning, D = False, Decimal  # amounts do not repeat here: stop betting on it
+                            interned.clear()
+                            amounts.clear()
+                        elif len(interned) < INTERN_LIMIT and added.is_finite():
+                            interned[texts[offset]] = found
                 else:
                     added = ZERO
                     found = ()
@@ -342,12 +371,17 @@ def read_835(raw: RawTransaction, ctx: ReadContext) -> Remittance:  # noqa: C901
                 else:
                     ctx.unexpected(offset, sid, f"in {LOOP_NAMES[loop]}")
             elif sid == "AMT":
-                text = el[2]
-                value = D(text) if text.replace(".", "", 1).isdigit() else to_amount(text, 2)
+                amount_item = interned.get(texts[offset]) if interning else None
+                if amount_item is None:
+                    text = el[2]
+                    value = D(text) if text.replace(".", "", 1).isdigit() else to_amount(text, 2)
+                    amount_item = new(QualifiedAmount, (codes.setdefault(el[1], el[1]), value))
+                    if interning and len(interned) < INTERN_LIMIT:
+                        interned[texts[offset]] = amount_item
                 if loop == SERVICE:
-                    svc_amt += (new(QualifiedAmount, (codes.setdefault(el[1], el[1]), value)),)
+                    svc_amt += (amount_item,)
                 elif loop == CLAIM:
-                    clp_amt += (new(QualifiedAmount, (el[1], value)),)
+                    clp_amt += (amount_item,)
                 else:
                     ctx.unexpected(offset, sid, f"in {LOOP_NAMES[loop]}")
             elif sid == "NM1":
@@ -356,10 +390,9 @@ def read_835(raw: RawTransaction, ctx: ReadContext) -> Remittance:  # noqa: C901
                     continue
                 if len(el) < 10:
                     el += _PAD[: 10 - len(el)]
-                intern = codes.setdefault
-                clp_ent += (new(Party, (intern(el[1], el[1]), intern(el[3], el[3]), intern(el[4], el[4]), el[5], el[7],
-                                        intern(el[2], el[2]), intern(el[8], el[8]), el[9], None, (), (), None,
-                                        "", "")),)
+                intern = codes.setdefault  # code-like fields only: names and ids rarely repeat
+                clp_ent += (new(Party, (intern(el[1], el[1]), el[3], el[4], el[5], el[7], intern(el[2], el[2]),
+                                        intern(el[8], el[8]), el[9], None, (), (), None, "", "")),)
             elif sid == "REF":
                 ref = Reference(el[1], el[2] if len(el) > 2 else "")
                 if loop == SERVICE:
