@@ -23,7 +23,7 @@ from __future__ import annotations
 
 from datetime import date
 from decimal import Decimal
-from itertools import islice, repeat
+from typing import Any
 
 from rcmflow.domain.codes import ADJUSTMENT_GROUPS, CLAIM_STATUS
 from rcmflow.domain.money import ZERO
@@ -213,6 +213,7 @@ def _procedure(composite: str, component: str, ctx: ReadContext, offset: int, po
 _PAD = [""] * 16
 INTERN_LIMIT = 16_384  # entries per interning cache and transaction set
 INTERN_PROBATION = 4_096  # adjustment lookups that may miss before interning is judged
+_CAS, _AMT, _DTM = "CAS", "AMT", "DTM"  # kinds of interned service-line records
 _CLOSERS = frozenset({"SVC", "CLP", "LX", "PLB", "N1", "SE"})
 
 
@@ -246,7 +247,7 @@ def read_835(raw: RawTransaction, ctx: ReadContext) -> Remittance:  # noqa: C901
     dtm_cache: dict[str, QualifiedDate] = {}
     procedures: dict[str, Procedure] = {}
     codes: dict[str, str] = {}
-    interned: dict[str, tuple[Adjustment, ...] | QualifiedAmount] = {}  # by segment text
+    interned: dict[str, tuple[str, Any]] = {}  # service-line CAS, AMT and DTM records by segment text
 
     loop = HEADER
     bpr: list[str] | None = None
@@ -299,23 +300,27 @@ def read_835(raw: RawTransaction, ctx: ReadContext) -> Remittance:  # noqa: C901
     svc_lic = ""
 
     texts = raw.segments if raw.complete else [*raw.segments, "SE"]  # "SE" closes what is open
-    # map() splits in C; a ``texts[offset].split(sep)`` per iteration costs a third more.
-    for offset, el in enumerate(map(str.split, islice(texts, 1, None), repeat(sep)), start=1):
+    for offset in range(1, len(texts)):
+        text = texts[offset]
+        if loop == SERVICE and interning:
+            # A CAS, AMT or DTM of a service line whose exact text was read before is the same
+            # immutable record again: no split, no conversion, no new object.
+            hit = interned.get(text)
+            if hit is not None:
+                hits += 1
+                kind, record = hit
+                if kind is _CAS:
+                    svc_adj += record
+                    svc_adjusted += record[0].amount
+                elif kind is _AMT:
+                    svc_amt += (record,)
+                else:
+                    svc_dtm += (record,)
+                continue
+        el = text.split(sep)
         sid = el[0]
         try:
             if sid == "CAS":
-                # A one-triplet CAS seen before in this remittance is the same immutable record again.
-                found = interned.get(texts[offset]) if interning else None
-                if found is not None and loop >= CLAIM:
-                    hits += 1
-                    added = found[0].amount
-                    if loop == SERVICE:
-                        svc_adj += found
-                        svc_adjusted += added
-                    else:
-                        clp_adj += found
-                        clp_adjusted += added
-                    continue
                 group = el[1]
                 if group not in groups_allowed:
                     raise ElementError(1, "bad_code", f"{group!r} is not an adjustment group code", group)
@@ -327,14 +332,14 @@ def read_835(raw: RawTransaction, ctx: ReadContext) -> Remittance:  # noqa: C901
                     reason = el[2]
                     found = (new(Adjustment, (codes.setdefault(group, group), codes.setdefault(reason, reason),
                                               added, None)),)
-                    if interning:
+                    if interning and loop == SERVICE:
                         misses += 1
                         if misses > INTERN_PROBATION and misses > hits:
                             interning, D = False, Decimal  # amounts do not repeat here: stop betting on it
                             interned.clear()
                             amounts.clear()
                         elif len(interned) < INTERN_LIMIT and added.is_finite():
-                            interned[texts[offset]] = found
+                            interned[text] = (_CAS, found)
                 else:
                     added = ZERO
                     found = ()
@@ -364,6 +369,8 @@ def read_835(raw: RawTransaction, ctx: ReadContext) -> Remittance:  # noqa: C901
                     item = dtm_cache[key] = QualifiedDate(el[1], to_date(el[2], 2))
                 if loop == SERVICE:
                     svc_dtm += (item,)
+                    if interning and len(interned) < INTERN_LIMIT:
+                        interned[text] = (_DTM, item)
                 elif loop == CLAIM:
                     clp_dtm += (item,)
                 elif loop == HEADER and el[1] == "405":
@@ -371,15 +378,13 @@ def read_835(raw: RawTransaction, ctx: ReadContext) -> Remittance:  # noqa: C901
                 else:
                     ctx.unexpected(offset, sid, f"in {LOOP_NAMES[loop]}")
             elif sid == "AMT":
-                amount_item = interned.get(texts[offset]) if interning else None
-                if amount_item is None:
-                    text = el[2]
-                    value = D(text) if text.replace(".", "", 1).isdigit() else to_amount(text, 2)
-                    amount_item = new(QualifiedAmount, (codes.setdefault(el[1], el[1]), value))
-                    if interning and len(interned) < INTERN_LIMIT:
-                        interned[texts[offset]] = amount_item
+                figure = el[2]
+                value = D(figure) if figure.replace(".", "", 1).isdigit() else to_amount(figure, 2)
+                amount_item = new(QualifiedAmount, (codes.setdefault(el[1], el[1]), value))
                 if loop == SERVICE:
                     svc_amt += (amount_item,)
+                    if interning and len(interned) < INTERN_LIMIT:
+                        interned[text] = (_AMT, amount_item)
                 elif loop == CLAIM:
                     clp_amt += (amount_item,)
                 else:
