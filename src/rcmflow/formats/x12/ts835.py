@@ -210,7 +210,7 @@ def _procedure(composite: str, component: str, ctx: ReadContext, offset: int, po
     return Procedure(parts[0], element(parts, 1), modifiers, parts[6] if len(parts) > 6 else "")
 
 
-_PAD = [""] * 16
+_PADS = tuple([""] * size for size in range(16))  # el += _PADS[k]: no slice to build
 INTERN_LIMIT = 16_384  # entries per interning cache and transaction set
 INTERN_PROBATION = 4_096  # adjustment lookups that may miss before interning is judged
 _CAS, _AMT, _DTM = "CAS", "AMT", "DTM"  # kinds of interned service-line records
@@ -224,13 +224,13 @@ def read_835(raw: RawTransaction, ctx: ReadContext) -> Remittance:  # noqa: C901
     # Interning: the same amounts, codes, dates and adjustments recur on most lines of a remittance
     # (fee schedules, copays, CO-45 on the same codes). One shared immutable object per distinct text,
     # instead of millions of equal copies, cuts both work and memory traffic, which is what a big
-    # remittance's reading time mostly is. Interning is a bet on repetition: when more than
-    # INTERN_PROBATION lookups have missed and misses outnumber hits, the reader stops interning
-    # amounts and adjustments for the rest of the transaction set, and the caches never grow past
+    # remittance's reading time mostly is. Interning is a bet on repetition: once more than
+    # INTERN_PROBATION adjustments were new and they make more than a quarter of the segments read, the
+    # reader stops interning for the rest of the transaction set; the caches never grow past
     # INTERN_LIMIT entries.
     amounts: dict[str, Decimal] = {}
     interning = True
-    hits = misses = 0
+    misses = 0
 
     def D(text: str) -> Decimal:  # noqa: N802 - reads like the Decimal it stands for
         value = amounts.get(text)
@@ -307,7 +307,6 @@ def read_835(raw: RawTransaction, ctx: ReadContext) -> Remittance:  # noqa: C901
             # immutable record again: no split, no conversion, no new object.
             hit = interned.get(text)
             if hit is not None:
-                hits += 1
                 kind, record = hit
                 if kind is _CAS:
                     svc_adj += record
@@ -334,7 +333,7 @@ def read_835(raw: RawTransaction, ctx: ReadContext) -> Remittance:  # noqa: C901
                                               added, None)),)
                     if interning and loop == SERVICE:
                         misses += 1
-                        if misses > INTERN_PROBATION and misses > hits:
+                        if misses > INTERN_PROBATION and misses * 4 > offset:
                             interning, D = False, Decimal  # amounts do not repeat here: stop betting on it
                             interned.clear()
                             amounts.clear()
@@ -394,7 +393,7 @@ def read_835(raw: RawTransaction, ctx: ReadContext) -> Remittance:  # noqa: C901
                     ctx.unexpected(offset, sid, f"in {LOOP_NAMES[loop]}")
                     continue
                 if len(el) < 10:
-                    el += _PAD[: 10 - len(el)]
+                    el += _PADS[10 - len(el)]
                 intern = codes.setdefault  # code-like fields only: names and ids rarely repeat
                 clp_ent += (new(Party, (intern(el[1], el[1]), el[3], el[4], el[5], el[7], intern(el[2], el[2]),
                                         intern(el[8], el[8]), el[9], None, (), (), None, "", "")),)
@@ -495,7 +494,7 @@ def read_835(raw: RawTransaction, ctx: ReadContext) -> Remittance:  # noqa: C901
                             and (clp_fraction is None or clp_fraction.is_finite())):
                         raise ArithmeticError("a CLP number is not finite")  # located by bad_segment
                     if n < 14:
-                        el += _PAD[: 14 - n]
+                        el += _PADS[14 - n]
                     clp, clp_offset = el, offset
                 elif sid == "LX":
                     if loop >= SUMMARY:
