@@ -18,10 +18,12 @@ from sqlalchemy import (
     Column,
     DateTime,
     Dialect,
+    ForeignKey,
     Index,
     Integer,
     LargeBinary,
     MetaData,
+    Numeric,
     String,
     Table,
     Text,
@@ -176,4 +178,206 @@ control_numbers = Table(
     Column("last_value", BigInteger, nullable=False),
     CheckConstraint("kind IN ('interchange', 'group', 'transaction')", name="kind"),
     CheckConstraint("last_value >= 0", name="last_value"),
+)
+
+# ---- workflow core: work items, approvals, outbox, jobs ------------------------------------------
+
+WORK_ITEM_STATES: tuple[str, ...] = ("open", "in_progress", "waiting", "escalated", "resolved", "cancelled")
+WORK_ITEM_ACTIVE_STATES: tuple[str, ...] = ("open", "in_progress", "waiting", "escalated")
+
+# One row per human task: exception, review or approval step.
+work_items = Table(
+    "work_items",
+    metadata,
+    Column("id", BigIntegerPk, primary_key=True, autoincrement=True),
+    Column("organisation_id", String(64), nullable=False, default=DEFAULT_ORGANISATION,
+           server_default=DEFAULT_ORGANISATION),
+    Column("facility_id", String(64), nullable=True),
+    Column("payer_id", String(64), nullable=True),
+    Column("department_id", String(64), nullable=True),
+    Column("queue", String(64), nullable=False),
+    Column("item_type", String(64), nullable=False),
+    Column("state", String(16), nullable=False),
+    Column("priority", Integer, nullable=False),  # 1 most urgent .. 5
+    Column("owner", String(128), nullable=True),
+    Column("role", String(64), nullable=True),
+    # The business object the task is about, and the key that makes "the same exception on the same
+    # object" one item: queue + item type + object + exception code.
+    Column("object_type", String(64), nullable=False),
+    Column("object_id", String(128), nullable=False),
+    Column("dedup_key", String(300), nullable=False),
+    Column("title", String(300), nullable=False),
+    Column("details", Json, nullable=True),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("due_at", UtcDateTime, nullable=True),
+    Column("escalation_level", Integer, nullable=False, default=0, server_default="0"),
+    Column("escalated_at", UtcDateTime, nullable=True),
+    Column("resolved_at", UtcDateTime, nullable=True),
+    Column("resolution_code", String(64), nullable=True),
+    Column("reopened", Integer, nullable=False, default=0, server_default="0"),
+    CheckConstraint("state IN ('open', 'in_progress', 'waiting', 'escalated', 'resolved', 'cancelled')",
+                    name="state"),
+    CheckConstraint("priority BETWEEN 1 AND 5", name="priority"),
+)
+_ACTIVE = work_items.c.state.in_(WORK_ITEM_ACTIVE_STATES)
+# De-duplication: at most one active item per organisation and dedup key.
+Index("uq_work_items_active_dedup", work_items.c.organisation_id, work_items.c.dedup_key, unique=True,
+      postgresql_where=_ACTIVE, sqlite_where=_ACTIVE)
+# The queue views and the SLA escalation job scan active items by queue and due time.
+Index("ix_work_items_active_queue_due", work_items.c.organisation_id, work_items.c.queue, work_items.c.due_at,
+      postgresql_where=_ACTIVE, sqlite_where=_ACTIVE)
+Index("ix_work_items_object", work_items.c.object_type, work_items.c.object_id)
+
+# Further business objects a work item is about (a denial item links the claim and its remittance).
+work_item_links = Table(
+    "work_item_links",
+    metadata,
+    Column("work_item_id", BigInteger, ForeignKey("work_items.id", ondelete="CASCADE"), primary_key=True),
+    Column("object_type", String(64), primary_key=True),
+    Column("object_id", String(128), primary_key=True),
+)
+Index("ix_work_item_links_object", work_item_links.c.object_type, work_item_links.c.object_id)
+
+work_item_notes = Table(
+    "work_item_notes",
+    metadata,
+    Column("id", BigIntegerPk, primary_key=True, autoincrement=True),
+    Column("work_item_id", BigInteger, ForeignKey("work_items.id", ondelete="CASCADE"), nullable=False),
+    Column("author", String(128), nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("text", Text, nullable=False),
+)
+Index("ix_work_item_notes_item", work_item_notes.c.work_item_id, work_item_notes.c.created_at)
+
+APPROVAL_STATES: tuple[str, ...] = ("pending", "approved", "rejected", "cancelled")
+
+# One approval chain run for one business object, under one version of one policy.
+approval_requests = Table(
+    "approval_requests",
+    metadata,
+    Column("id", BigIntegerPk, primary_key=True, autoincrement=True),
+    Column("organisation_id", String(64), nullable=False, default=DEFAULT_ORGANISATION,
+           server_default=DEFAULT_ORGANISATION),
+    Column("object_type", String(64), nullable=False),
+    Column("object_id", String(128), nullable=False),
+    Column("maker", String(128), nullable=False),
+    Column("amount", Numeric(18, 2), nullable=True),
+    Column("attributes", Json, nullable=True),  # facility, payer, vendor, service line... as matched
+    Column("policy_id", String(128), nullable=False),
+    Column("policy_version", String(64), nullable=False),
+    Column("rule_id", String(128), nullable=False),
+    Column("chain", Json, nullable=False),  # the levels (roles, approvers needed) fixed at submission
+    Column("state", String(16), nullable=False),
+    Column("current_level", Integer, nullable=False, default=0, server_default="0"),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("decided_at", UtcDateTime, nullable=True),
+    CheckConstraint("state IN ('pending', 'approved', 'rejected', 'cancelled')", name="state"),
+)
+_PENDING = approval_requests.c.state == "pending"
+Index("uq_approval_requests_pending_object", approval_requests.c.organisation_id, approval_requests.c.object_type,
+      approval_requests.c.object_id, unique=True, postgresql_where=_PENDING, sqlite_where=_PENDING)
+
+approval_decisions = Table(
+    "approval_decisions",
+    metadata,
+    Column("id", BigIntegerPk, primary_key=True, autoincrement=True),
+    Column("request_id", BigInteger, ForeignKey("approval_requests.id", ondelete="CASCADE"), nullable=False),
+    Column("level", Integer, nullable=False),
+    Column("approver", String(128), nullable=False),  # the person who acted
+    Column("on_behalf_of", String(128), nullable=True),  # the delegator, when acting as a delegate
+    Column("decision", String(16), nullable=False),
+    Column("reason", Text, nullable=True),
+    Column("decided_at", UtcDateTime, nullable=False),
+    CheckConstraint("decision IN ('approve', 'reject')", name="decision"),
+    # One person decides once per chain, whatever the level: enforced by the database too.
+    UniqueConstraint("request_id", "approver"),
+)
+
+delegations = Table(
+    "delegations",
+    metadata,
+    Column("id", BigIntegerPk, primary_key=True, autoincrement=True),
+    Column("organisation_id", String(64), nullable=False, default=DEFAULT_ORGANISATION,
+           server_default=DEFAULT_ORGANISATION),
+    Column("delegator", String(128), nullable=False),
+    Column("delegate", String(128), nullable=False),
+    Column("role", String(64), nullable=True),  # None: every role of the delegator
+    Column("starts_at", UtcDateTime, nullable=False),
+    Column("expires_at", UtcDateTime, nullable=False),
+    Column("created_by", String(128), nullable=False),
+    Column("revoked_at", UtcDateTime, nullable=True),
+    CheckConstraint("delegator <> delegate", name="distinct_people"),
+)
+Index("ix_delegations_delegate", delegations.c.organisation_id, delegations.c.delegate, delegations.c.expires_at)
+
+OUTBOX_STATUSES: tuple[str, ...] = ("pending", "in_flight", "delivered", "failed", "dead")
+
+# External effects, written in the same transaction as the state change that causes them.
+outbox = Table(
+    "outbox",
+    metadata,
+    Column("id", BigIntegerPk, primary_key=True, autoincrement=True),
+    Column("organisation_id", String(64), nullable=False, default=DEFAULT_ORGANISATION,
+           server_default=DEFAULT_ORGANISATION),
+    Column("destination", String(64), nullable=False),
+    Column("payload", Json, nullable=False),
+    Column("idempotency_key", String(200), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("attempts", Integer, nullable=False, default=0, server_default="0"),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("next_attempt_at", UtcDateTime, nullable=False),
+    Column("locked_by", String(128), nullable=True),
+    Column("lease_until", UtcDateTime, nullable=True),
+    Column("delivered_at", UtcDateTime, nullable=True),
+    Column("last_error", Text, nullable=True),
+    CheckConstraint("status IN ('pending', 'in_flight', 'delivered', 'failed', 'dead')", name="status"),
+    UniqueConstraint("destination", "idempotency_key"),
+)
+_DUE = outbox.c.status.in_(("pending", "failed", "in_flight"))
+Index("ix_outbox_due", outbox.c.next_attempt_at, postgresql_where=_DUE, sqlite_where=_DUE)
+
+# What a receiver inside rcmflow has already applied: an idempotency key seen twice is applied once.
+processed_messages = Table(
+    "processed_messages",
+    metadata,
+    Column("consumer", String(64), primary_key=True),
+    Column("idempotency_key", String(200), primary_key=True),
+    Column("processed_at", UtcDateTime, nullable=False),
+)
+
+JOB_STATUSES: tuple[str, ...] = ("queued", "running", "done", "failed", "dead")
+
+# Background work claimed by workers in batches (FOR UPDATE SKIP LOCKED on PostgreSQL) under a lease.
+jobs = Table(
+    "jobs",
+    metadata,
+    Column("id", BigIntegerPk, primary_key=True, autoincrement=True),
+    Column("organisation_id", String(64), nullable=False, default=DEFAULT_ORGANISATION,
+           server_default=DEFAULT_ORGANISATION),
+    Column("kind", String(64), nullable=False),
+    Column("payload", Json, nullable=False),
+    Column("idempotency_key", String(200), nullable=True, unique=True),
+    Column("status", String(16), nullable=False),
+    Column("attempts", Integer, nullable=False, default=0, server_default="0"),
+    Column("run_after", UtcDateTime, nullable=False),
+    Column("locked_by", String(128), nullable=True),
+    Column("lease_until", UtcDateTime, nullable=True),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("finished_at", UtcDateTime, nullable=True),
+    Column("last_error", Text, nullable=True),
+    CheckConstraint("status IN ('queued', 'running', 'done', 'failed', 'dead')", name="status"),
+)
+_CLAIMABLE = jobs.c.status.in_(("queued", "running"))
+Index("ix_jobs_claimable", jobs.c.run_after, postgresql_where=_CLAIMABLE, sqlite_where=_CLAIMABLE)
+
+# Periodic schedules (relay, escalation, snapshots): one row each, claimed like a job when due.
+schedules = Table(
+    "schedules",
+    metadata,
+    Column("name", String(64), primary_key=True),
+    Column("interval_seconds", Integer, nullable=False),
+    Column("next_run_at", UtcDateTime, nullable=False),
+    Column("last_run_at", UtcDateTime, nullable=True),
+    Column("locked_by", String(128), nullable=True),
+    Column("lease_until", UtcDateTime, nullable=True),
 )
