@@ -1,0 +1,165 @@
+"""The one way any business object changes state: a guarded UPDATE plus its event-log row, together.
+
+``transition`` moves one object: ``UPDATE ... SET state = :to WHERE id = :id AND state = :expected``.
+No row changed means the object was not in the expected state (an illegal move, or another process
+won the race): ``StaleStateError``, and nothing changed. ``transition_many`` moves thousands of
+objects with one statement and one multi-row insert of their events, for volume paths. Both run in
+the caller's transaction, so the state and its history commit or roll back together.
+
+Each object type keeps its state in its own table; ``STATE_TABLES`` says where (tables of later
+issues register themselves with ``register_state_table``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, Table, select, update
+
+from rcmflow.adapters.store.schema import approval_requests, utc_now, work_items
+from rcmflow.domain.states import IllegalTransitionError, machine_for
+from rcmflow.errors import NotFoundError
+from rcmflow.services.events import Event, append_events, events_for
+
+ORGANISATION_KEYS = ("organisation_id", "facility_id", "payer_id", "department_id")
+_CHUNK = 5_000  # ids per statement: under SQLite's bound-parameter limit, large enough to be set-based
+
+
+class StaleStateError(IllegalTransitionError):
+    """The object is not in the state the caller expected: nothing was changed."""
+
+    code = "stale_state"
+
+
+@dataclass(frozen=True)
+class StateTable:
+    """Where an object type keeps its state: the table, its id and state columns."""
+
+    table: Table
+    id_column: str = "id"
+    state_column: str = "state"
+
+    def keys(self) -> list[str]:
+        """Organisation key columns this table has (copied onto every event row)."""
+        return [name for name in ORGANISATION_KEYS if name in self.table.c]
+
+
+STATE_TABLES: dict[str, StateTable] = {
+    "work item": StateTable(work_items),
+    "approval request": StateTable(approval_requests),
+}
+
+
+def register_state_table(object_type: str, state_table: StateTable) -> None:
+    """Declare where ``object_type`` keeps its state (its machine must be declared in domain.states)."""
+    machine_for(object_type)
+    STATE_TABLES[object_type] = state_table
+
+
+def _state_table(object_type: str) -> StateTable:
+    try:
+        return STATE_TABLES[object_type]
+    except KeyError:
+        raise NotFoundError(kind="state table for", key=repr(object_type)) from None
+
+
+@dataclass(frozen=True)
+class BulkResult:
+    """What a bulk transition did: the ids that moved, and those that were not in the expected state."""
+
+    moved: tuple[Any, ...]
+    not_moved: tuple[Any, ...]
+
+
+def transition(
+    conn: Connection,
+    object_type: str,
+    object_id: Any,
+    expected: str,
+    to_state: str,
+    *,
+    activity: str,
+    actor: str,
+    reason: str | None = None,
+    rule_version: str | None = None,
+    values: Mapping[str, Any] | None = None,
+    attributes: Mapping[str, Any] | None = None,
+    at: datetime | None = None,
+) -> None:
+    """Move one object from ``expected`` to ``to_state`` and log it; ``values`` sets more columns."""
+    machine_for(object_type).check(expected, to_state)
+    where = _state_table(object_type)
+    table = where.table
+    id_col, state_col = table.c[where.id_column], table.c[where.state_column]
+    keys = where.keys()
+    row = conn.execute(
+        update(table)
+        .where(id_col == object_id, state_col == expected)
+        .values({where.state_column: to_state, **(values or {})})
+        .returning(*(table.c[k] for k in keys))
+    ).one_or_none()
+    if row is None:
+        current = conn.execute(select(state_col).where(id_col == object_id)).scalar_one_or_none()
+        if current is None:
+            raise NotFoundError(kind=object_type, key=object_id)
+        raise StaleStateError(f"{object_type} {object_id} is {current!r}, not {expected!r}: "
+                              f"{activity!r} to {to_state!r} was not applied")
+    append_events(conn, [Event(
+        object_type=object_type, object_id=str(object_id), from_state=expected, to_state=to_state,
+        activity=activity, actor=actor, reason=reason, rule_version=rule_version, occurred_at=at or utc_now(),
+        attributes=attributes, **dict(zip(keys, row, strict=True)),
+    )])
+
+
+def transition_many(
+    conn: Connection,
+    object_type: str,
+    object_ids: Sequence[Any],
+    expected: str,
+    to_state: str,
+    *,
+    activity: str,
+    actor: str,
+    reason: str | None = None,
+    rule_version: str | None = None,
+    values: Mapping[str, Any] | None = None,
+    at: datetime | None = None,
+) -> BulkResult:
+    """Move many objects with one UPDATE per 5,000 ids and one multi-row insert of their events.
+
+    Objects not in ``expected`` are left as they are and reported in ``not_moved``.
+    """
+    machine_for(object_type).check(expected, to_state)
+    where = _state_table(object_type)
+    table = where.table
+    id_col, state_col = table.c[where.id_column], table.c[where.state_column]
+    keys = where.keys()
+    when = at or utc_now()
+    moved: list[Any] = []
+    events: list[Event] = []
+    for start in range(0, len(object_ids), _CHUNK):
+        chunk = list(object_ids[start:start + _CHUNK])
+        rows = conn.execute(
+            update(table)
+            .where(id_col.in_(chunk), state_col == expected)
+            .values({where.state_column: to_state, **(values or {})})
+            .returning(id_col, *(table.c[k] for k in keys))
+        ).all()
+        for row in rows:
+            moved.append(row[0])
+            events.append(Event(
+                object_type=object_type, object_id=str(row[0]), from_state=expected, to_state=to_state,
+                activity=activity, actor=actor, reason=reason, rule_version=rule_version, occurred_at=when,
+                **dict(zip(keys, row[1:], strict=True)),
+            ))
+    append_events(conn, events)
+    moved_set = set(moved)
+    return BulkResult(tuple(moved), tuple(i for i in object_ids if i not in moved_set))
+
+
+def history(conn: Connection, object_type: str, object_id: Any) -> list[tuple[str | None, str, str]]:
+    """(from_state, to_state, activity) of every logged transition of one object, oldest first."""
+    return [(e.from_state, e.to_state, e.activity) for e in events_for(conn, object_type, str(object_id))]

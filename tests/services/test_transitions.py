@@ -1,0 +1,76 @@
+"""A transition is one guarded UPDATE with its event row; illegal or stale moves change nothing."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+from sqlalchemy import Engine, func, insert, select
+
+from rcmflow.adapters.store.schema import event_log, work_items
+from rcmflow.domain.states import IllegalTransitionError
+from rcmflow.services.transitions import StaleStateError, history, transition, transition_many
+
+NOW = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
+
+
+def _items(engine: Engine, count: int, state: str = "open") -> list[int]:
+    rows = [{"queue": "denials", "item_type": "denial", "state": state, "priority": 3, "object_type": "claim",
+             "object_id": f"C{i}", "dedup_key": f"denial:C{i}", "title": "t", "created_at": NOW,
+             "facility_id": "F1", "payer_id": "P1"} for i in range(count)]
+    with engine.begin() as conn:
+        conn.execute(insert(work_items), rows)
+        return list(conn.execute(select(work_items.c.id).order_by(work_items.c.id)).scalars())
+
+
+def _state(engine: Engine, item_id: int) -> str:
+    with engine.connect() as conn:
+        return conn.execute(select(work_items.c.state).where(work_items.c.id == item_id)).scalar_one()
+
+
+def test_transition_updates_and_logs_with_organisation_keys(engine: Engine) -> None:
+    [item] = _items(engine, 1)
+    with engine.begin() as conn:
+        transition(conn, "work item", item, "open", "in_progress", activity="start work", actor="user:ana", at=NOW)
+    assert _state(engine, item) == "in_progress"
+    with engine.connect() as conn:
+        row = conn.execute(select(event_log)).one()
+    assert (row.from_state, row.to_state, row.activity, row.actor, row.facility_id, row.payer_id) == (
+        "open", "in_progress", "start work", "user:ana", "F1", "P1")
+
+
+def test_illegal_transition_raises_and_changes_nothing(engine: Engine) -> None:
+    [item] = _items(engine, 1, state="resolved")
+    with pytest.raises(IllegalTransitionError), engine.begin() as conn:
+        transition(conn, "work item", item, "resolved", "escalated", activity="escalate", actor="job:sla")
+    with pytest.raises(StaleStateError), engine.begin() as conn:
+        transition(conn, "work item", item, "open", "in_progress", activity="start work", actor="user:ana")
+    assert _state(engine, item) == "resolved"
+    with engine.connect() as conn:
+        assert conn.execute(select(func.count()).select_from(event_log)).scalar_one() == 0
+
+
+def test_event_log_matches_the_state_history(engine: Engine) -> None:
+    [item] = _items(engine, 1)
+    path = [("open", "in_progress", "start"), ("in_progress", "waiting", "wait"), ("waiting", "resolved", "resolve"),
+            ("resolved", "open", "reopen")]
+    with engine.begin() as conn:
+        for a, b, activity in path:
+            transition(conn, "work item", item, a, b, activity=activity, actor="user:ana")
+        assert history(conn, "work item", item) == path
+    assert _state(engine, item) == "open"
+
+
+def test_bulk_transition_moves_thousands_in_one_go_and_reports_the_rest(engine: Engine) -> None:
+    ids = _items(engine, 12_000)
+    with engine.begin() as conn:
+        transition(conn, "work item", ids[0], "open", "waiting", activity="wait", actor="user:ana")
+        result = transition_many(conn, "work item", ids, "open", "resolved", activity="bulk resolve",
+                                 actor="user:lead", values={"resolution_code": "PAID"}, at=NOW)
+    assert len(result.moved) == 11_999 and result.not_moved == (ids[0],)
+    with engine.connect() as conn:
+        resolved = conn.execute(select(func.count()).select_from(work_items)
+                                .where(work_items.c.state == "resolved", work_items.c.resolution_code == "PAID"))
+        logged = conn.execute(select(func.count()).select_from(event_log)
+                              .where(event_log.c.activity == "bulk resolve"))
+        assert resolved.scalar_one() == 11_999 and logged.scalar_one() == 11_999
