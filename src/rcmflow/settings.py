@@ -76,6 +76,9 @@ class Settings(BaseSettings):
     database_url: str = Field(default_factory=_default_database_url)
     data_dir: Path = Field(default_factory=_default_data_dir)
     log_level: LogLevel = "INFO"
+    # Outbox destination -> webhook URL the relay posts to, as JSON in RCMFLOW_OUTBOX_WEBHOOKS. A destination
+    # with no URL gets no handler: its messages wait, pending, until one is configured.
+    outbox_webhooks: dict[str, str] = Field(default_factory=dict)
 
     def __init__(self, **values: Any) -> None:
         try:
@@ -91,6 +94,14 @@ class Settings(BaseSettings):
     @classmethod
     def _check_database_url(cls, value: str) -> str:
         return _normalised_url(value)
+
+    @field_validator("outbox_webhooks")
+    @classmethod
+    def _check_webhooks(cls, value: dict[str, str]) -> dict[str, str]:
+        for destination, url in value.items():
+            if not url.startswith(("http://", "https://")):
+                raise ValueError(f"webhook URL of destination {destination!r} must start with http:// or https://")
+        return value
 
     @field_validator("data_dir")
     @classmethod

@@ -17,6 +17,9 @@ from rich.console import Console
 from rich.logging import RichHandler
 from rich.table import Table
 
+from rcmflow.entrypoints.cli_approvals import approvals_app
+from rcmflow.entrypoints.cli_work import queues, work_app
+from rcmflow.entrypoints.cli_worker import outbox_app, worker
 from rcmflow.errors import RcmflowError
 from rcmflow.settings import Settings, get_settings
 
@@ -28,6 +31,11 @@ documents_app = typer.Typer(help="The raw document store.", no_args_is_help=True
 app.add_typer(x12_app, name="x12")
 app.add_typer(db_app, name="db")
 app.add_typer(documents_app, name="documents")
+app.add_typer(approvals_app, name="approvals")
+app.add_typer(outbox_app, name="outbox")
+app.command("worker")(worker)
+app.add_typer(work_app, name="work")
+app.command("queues")(queues)
 
 console = Console()
 err_console = Console(stderr=True)

@@ -88,16 +88,22 @@ def transition(
     values: Mapping[str, Any] | None = None,
     attributes: Mapping[str, Any] | None = None,
     at: datetime | None = None,
+    guard: Mapping[str, Any] | None = None,
 ) -> None:
-    """Move one object from ``expected`` to ``to_state`` and log it; ``values`` sets more columns."""
+    """Move one object from ``expected`` to ``to_state`` and log it; ``values`` sets more columns.
+
+    ``guard`` adds ``column = value`` conditions the row must also meet (e.g. an approval's level), so a
+    move decided on a value another transaction has since changed is refused like a stale state.
+    """
     machine_for(object_type).check(expected, to_state)
     where = _state_table(object_type)
     table = where.table
     id_col, state_col = table.c[where.id_column], table.c[where.state_column]
     keys = where.keys()
+    guards = [table.c[name] == value for name, value in (guard or {}).items()]
     row = conn.execute(
         update(table)
-        .where(id_col == object_id, state_col == expected)
+        .where(id_col == object_id, state_col == expected, *guards)
         .values({where.state_column: to_state, **(values or {})})
         .returning(*(table.c[k] for k in keys))
     ).one_or_none()
@@ -105,8 +111,8 @@ def transition(
         current = conn.execute(select(state_col).where(id_col == object_id)).scalar_one_or_none()
         if current is None:
             raise NotFoundError(kind=object_type, key=object_id)
-        raise StaleStateError(f"{object_type} {object_id} is {current!r}, not {expected!r}: "
-                              f"{activity!r} to {to_state!r} was not applied")
+        found = f"no longer has {dict(guard or {})}" if current == expected else f"is {current!r}, not {expected!r}"
+        raise StaleStateError(f"{object_type} {object_id} {found}: {activity!r} to {to_state!r} was not applied")
     append_events(conn, [Event(
         object_type=object_type, object_id=str(object_id), from_state=expected, to_state=to_state,
         activity=activity, actor=actor, reason=reason, rule_version=rule_version, occurred_at=at or utc_now(),

@@ -1,0 +1,1 @@
+"""Default configuration files shipped with rcmflow (read with ``importlib.resources``)."""
