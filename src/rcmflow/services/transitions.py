@@ -17,7 +17,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Table, select, update
+from sqlalchemy import Connection, Table, any_, bindparam, select, update
+from sqlalchemy.dialects.postgresql import ARRAY
 
 from rcmflow.adapters.store.schema import approval_requests, utc_now, work_items
 from rcmflow.domain.states import IllegalTransitionError, machine_for
@@ -26,6 +27,7 @@ from rcmflow.services.events import Event, append_events, events_for
 
 ORGANISATION_KEYS = ("organisation_id", "facility_id", "payer_id", "department_id")
 _CHUNK = 5_000  # ids per statement: under SQLite's bound-parameter limit, large enough to be set-based
+_PG_CHUNK = 50_000
 
 
 class StaleStateError(IllegalTransitionError):
@@ -146,11 +148,16 @@ def transition_many(
     when = at or utc_now()
     moved: list[Any] = []
     events: list[Event] = []
-    for start in range(0, len(object_ids), _CHUNK):
-        chunk = list(object_ids[start:start + _CHUNK])
+    postgres = conn.dialect.name == "postgresql"
+    # PostgreSQL takes the ids as one array parameter (= ANY): no statement with thousands of
+    # placeholders to parse and plan, so the chunks can be larger too.
+    size = _PG_CHUNK if postgres else _CHUNK
+    for start in range(0, len(object_ids), size):
+        chunk = list(object_ids[start:start + size])
+        matches = id_col == any_(bindparam("ids", chunk, type_=ARRAY(id_col.type))) if postgres else id_col.in_(chunk)
         rows = conn.execute(
             update(table)
-            .where(id_col.in_(chunk), state_col == expected)
+            .where(matches, state_col == expected)
             .values({where.state_column: to_state, **(values or {})})
             .returning(id_col, *(table.c[k] for k in keys))
         ).all()
