@@ -64,3 +64,18 @@ def test_failed_document_can_be_reprocessed_and_reingest_retries(engine: Engine)
     with engine.begin() as conn:
         retried = ingest_x12(conn, content, filename="bad.835", channel="test")
     assert retried.document_id == failed.document_id and retried.status == "failed"
+
+
+def test_a_failed_document_opens_one_intake_work_item(engine: Engine) -> None:
+    from rcmflow.adapters.store.schema import work_items
+
+    content = remittance_835(payment="151.00").encode()
+    with engine.begin() as conn:
+        failed = ingest_x12(conn, content, filename="bad.835", channel="test")
+        reprocess(conn, failed.document_id)  # fails the same way: the same item, not a second one
+    with engine.connect() as conn:
+        [item] = conn.execute(select(work_items)).all()
+    assert (item.queue, item.object_type, item.object_id, item.state) == (
+        "intake_exceptions", "document", str(failed.document_id), "open")
+    assert "unbalanced" in item.title and item.due_at is not None
+    assert "bad.835" not in item.title  # file names may carry PHI

@@ -19,7 +19,7 @@ from rich.table import Table
 from sqlalchemy import Connection, Engine, func, select
 
 from rcmflow.adapters.store.control_numbers import StoredControlNumbers
-from rcmflow.adapters.store.schema import documents, event_log
+from rcmflow.adapters.store.schema import documents, event_log, utc_now
 from rcmflow.domain.money import ZERO, format_amount
 from rcmflow.formats.x12.parser import parse
 from rcmflow.formats.x12.ts835_write import write_835_interchange
@@ -28,6 +28,7 @@ from rcmflow.formats.x12.ts999_write import write_999
 from rcmflow.formats.x12.writing import Party
 from rcmflow.services.demo_data import Network, build_network
 from rcmflow.services.intake import IngestResult, ingest_x12
+from rcmflow.services.work_items import queue_summary
 
 CLINIC = Party("RCMFLOWDEMO")
 
@@ -123,6 +124,11 @@ def _report(console: Console, network: Network, files: list[DemoFile], results: 
     with engine.connect() as conn:
         statuses = dict(conn.execute(select(documents.c.status, func.count()).group_by(documents.c.status)).all())
         events = conn.execute(select(func.count()).select_from(event_log)).scalar_one()
+    with engine.connect() as conn:
+        backlog = [q for q in queue_summary(conn, utc_now()) if q.open]
+    for queue in backlog:
+        console.print(f"work queue [bold]{queue.queue}[/bold]: {queue.open} open, {queue.overdue} overdue "
+                      f"(see [bold]rcmflow queues[/bold] and [bold]rcmflow work list --queue {queue.queue}[/bold])")
     kinds = Counter(f.kind for f in files)
     console.print(f"document store: {sum(statuses.values())} documents "
                   f"({', '.join(f'{n} {status}' for status, n in sorted(statuses.items()))}); "

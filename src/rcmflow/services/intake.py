@@ -16,6 +16,9 @@ from rcmflow.formats.x12.detect import detect_type
 from rcmflow.formats.x12.parser import parse
 from rcmflow.formats.x12.summary import document_summary
 from rcmflow.services.documents import get_document, mark_failed, mark_parsed, store_document
+from rcmflow.services.work_items import open_item
+
+INTAKE_QUEUE = "intake_exceptions"
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,6 +64,21 @@ def reprocess(conn: Connection, document_id: int, *, actor: str = "system") -> I
     return _parse_and_record(conn, document_id, document.content, name, document.detected_type, False, actor)
 
 
+def _open_exception(conn: Connection, document_id: int, detected: str, errors: list[dict[str, Any]],
+                    actor: str) -> None:
+    """A file that cannot be read is a person's task: one intake-exception item per document and first
+    error code (a reprocess that fails the same way finds the item already open)."""
+    first = errors[0]
+    where = f"segment {first['segment_index']}" + (f" {first['segment_id']}" if first.get("segment_id") else "")
+    open_item(
+        conn, queue=INTAKE_QUEUE, item_type="unreadable file", object_type="document", object_id=str(document_id),
+        title=f"{detected} document {document_id}: {first['code']} at {where}", exception_code=str(first["code"]),
+        # Codes and positions only: messages can quote element values, i.e. PHI.
+        details={"error_count": len(errors), "codes": sorted({str(e["code"]) for e in errors})[:10]},
+        actor=actor,
+    )
+
+
 def _parse_and_record(conn: Connection, document_id: int, content: bytes, filename: str, detected: str,
                       created: bool, actor: str) -> IngestResult:
     summary = document_summary(filename, parse(content))
@@ -68,6 +86,7 @@ def _parse_and_record(conn: Connection, document_id: int, content: bytes, filena
         errors = [{**issue, "severity": "error"} for issue in summary["errors"]]
         mark_failed(conn, document_id, errors, actor=actor)
         status = "failed"
+        _open_exception(conn, document_id, detected, errors, actor)
     else:
         warnings = [{**issue, "severity": "warning"} for issue in summary["warnings"]]
         status = mark_parsed(conn, document_id, summary, warnings=warnings, actor=actor)
