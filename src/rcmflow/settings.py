@@ -79,6 +79,10 @@ class Settings(BaseSettings):
     # Outbox destination -> webhook URL the relay posts to, as JSON in RCMFLOW_OUTBOX_WEBHOOKS. A destination
     # with no URL gets no handler: its messages wait, pending, until one is configured.
     outbox_webhooks: dict[str, str] = Field(default_factory=dict)
+    # Work-queue policies (SLAs, escalation chains, business calendar) and the approval policy: YAML files;
+    # None means the versions shipped with rcmflow.
+    queue_policies: Path | None = None
+    approval_policy: Path | None = None
 
     def __init__(self, **values: Any) -> None:
         try:

@@ -175,8 +175,9 @@ def approvals_policy(
 ) -> None:
     """Validate an approval policy file and print its rules in the order they are tried."""
     from rcmflow.domain.approval_policy import load_approval_policy
+    from rcmflow.services.policies import configured_approval_policy
 
-    policy = load_approval_policy(file)
+    policy = load_approval_policy(file) if file else configured_approval_policy()
     console.print(f"[bold]{policy.rule_version}[/bold], effective from {policy.effective_from.isoformat()}: "
                   f"{len(policy.rules)} rule(s)", highlight=False)
     table = Table("rule", "when", "chain")

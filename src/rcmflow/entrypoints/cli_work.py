@@ -55,11 +55,11 @@ def queues() -> None:
     from rich.table import Table
 
     from rcmflow.adapters.store.schema import utc_now
-    from rcmflow.domain.queues import default_queue_policies
+    from rcmflow.services.policies import configured_queue_policies
     from rcmflow.services.work_items import queue_summary
 
     cli = _cli()
-    policies = default_queue_policies()
+    policies = configured_queue_policies()
     now = utc_now()
     with cli._engine().connect() as conn:
         summaries = queue_summary(conn, now, queues=policies.queues)
@@ -89,11 +89,11 @@ def work_list(
     from rich.table import Table
 
     from rcmflow.adapters.store.schema import WORK_ITEM_ACTIVE_STATES, utc_now
-    from rcmflow.domain.queues import default_queue_policies
+    from rcmflow.services.policies import configured_queue_policies
     from rcmflow.services.work_items import list_items
 
     cli = _cli()
-    zone = default_queue_policies().business_calendar.zone
+    zone = configured_queue_policies().business_calendar.zone
     now = utc_now()
     states: Any = {"active": WORK_ITEM_ACTIVE_STATES, "all": None}.get(state, state)
     with cli._engine().connect() as conn:
@@ -115,12 +115,12 @@ def work_show(item_id: Annotated[int, typer.Argument(help="Work item id.", show_
     from rich.table import Table
 
     from rcmflow.adapters.store.schema import utc_now
-    from rcmflow.domain.queues import default_queue_policies
     from rcmflow.services.events import events_for
+    from rcmflow.services.policies import configured_queue_policies
     from rcmflow.services.work_items import OBJECT_TYPE, get_item, links_of, notes_of
 
     cli = _cli()
-    zone = default_queue_policies().business_calendar.zone
+    zone = configured_queue_policies().business_calendar.zone
     with cli._engine().connect() as conn:
         item = get_item(conn, item_id)
         links, notes = links_of(conn, item_id), notes_of(conn, item_id)
@@ -189,13 +189,13 @@ def work_resolve(
 @work_app.command("escalate")
 def work_escalate(as_user: AsOption = None) -> None:
     """Run SLA escalation now (the worker runs it on a schedule)."""
-    from rcmflow.domain.queues import default_queue_policies
     from rcmflow.services.escalation import escalate_overdue
+    from rcmflow.services.policies import configured_queue_policies
 
     cli = _cli()
     actor = _actor(as_user) if as_user else "job:sla-escalation"
     with cli._engine().begin() as conn:
-        result = escalate_overdue(conn, default_queue_policies(), actor=actor)
+        result = escalate_overdue(conn, configured_queue_policies(), actor=actor)
     by_queue = ", ".join(f"{queue} {count}" for queue, count in sorted(result.by_queue.items()))
     cli.console.print(f"escalated {result.escalated} item(s){': ' + by_queue if by_queue else ''}; "
                       f"{result.notifications} notification(s) queued")

@@ -45,6 +45,9 @@ def worker(
         except ImportError as exc:
             raise cli.UserFacingError(f"--import {module}: {exc}") from exc
     settings = cli.get_settings()
+    from rcmflow.services.policies import check_policies
+
+    check_policies()  # a bad policy file stops the worker here, before it claims anything
     engine = cli._engine(settings)
     config = WorkerConfig(batch=batch, lease=timedelta(seconds=lease), poll_interval=poll, concurrency=concurrency)
     handlers = webhook_handlers(settings.outbox_webhooks)

@@ -37,10 +37,11 @@ from rcmflow.adapters.store.schema import (
     work_items,
 )
 from rcmflow.adapters.store.sql import insert_ignoring_conflicts
-from rcmflow.domain.queues import QueuePolicies, default_queue_policies
+from rcmflow.domain.queues import QueuePolicies
 from rcmflow.domain.states import WORK_ITEM, IllegalTransitionError
 from rcmflow.errors import DomainRuleError, InputError, NotFoundError, StorageError
 from rcmflow.services.events import Event, append_events
+from rcmflow.services.policies import configured_queue_policies
 from rcmflow.services.transitions import BulkResult, transition, transition_many
 
 OBJECT_TYPE = "work item"
@@ -225,7 +226,7 @@ def open_items(
     opened again. Returns one ref per spec, in order; ``created`` is True once per new item."""
     if not specs:
         return []
-    policies = policies or default_queue_policies()
+    policies = policies or configured_queue_policies()
     now = now or utc_now()
     calendar = policies.business_calendar
     due_by_queue: dict[str, datetime] = {}
@@ -418,7 +419,7 @@ def reopen(
     policies: QueuePolicies | None = None,
 ) -> None:
     """Reopen a resolved or cancelled item with a fresh SLA; owner, role, priority and level are kept."""
-    policies = policies or default_queue_policies()
+    policies = policies or configured_queue_policies()
     now = now or utc_now()
     item = get_item(conn, item_id)
     twin = conn.execute(select(work_items.c.id).where(

@@ -51,7 +51,7 @@ JobHandler = Callable[[Connection, Sequence[ClaimedJob]], None]
 ScheduleRun = Callable[[Engine, datetime], object]
 
 ESCALATION = "rcmflow.services.escalation:escalate_overdue"
-QUEUE_POLICIES = "rcmflow.domain.queues:default_queue_policies"
+QUEUE_POLICIES = "rcmflow.services.policies:configured_queue_policies"
 
 
 class JobRegistry:

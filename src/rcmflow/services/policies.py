@@ -1,0 +1,41 @@
+"""The policies this process runs under: queue policies and the approval policy, from the files the
+settings name (``RCMFLOW_QUEUE_POLICIES``, ``RCMFLOW_APPROVAL_POLICY``) or the shipped defaults.
+
+Loaded once per process and validated when loaded: ``check_policies`` is called at start-up by the
+worker and by the commands that act on work items and approvals, so a bad file stops them with one
+line naming the rule and field, before anything is done.
+"""
+
+from __future__ import annotations
+
+from functools import cache
+from pathlib import Path
+
+from rcmflow.domain.approval_policy import ApprovalPolicy, load_approval_policy
+from rcmflow.domain.queues import QueuePolicies, load_queue_policies
+from rcmflow.settings import get_settings
+
+
+@cache
+def _queue_policies(path: Path | None) -> QueuePolicies:
+    return load_queue_policies(path)
+
+
+@cache
+def _approval_policy(path: Path | None) -> ApprovalPolicy:
+    return load_approval_policy(path)
+
+
+def configured_queue_policies() -> QueuePolicies:
+    """The queue policies of this process's settings."""
+    return _queue_policies(get_settings().queue_policies)
+
+
+def configured_approval_policy() -> ApprovalPolicy:
+    """The approval policy of this process's settings."""
+    return _approval_policy(get_settings().approval_policy)
+
+
+def check_policies() -> tuple[QueuePolicies, ApprovalPolicy]:
+    """Load and validate both policies now (start-up); raises ConfigurationError on a bad file."""
+    return configured_queue_policies(), configured_approval_policy()
