@@ -15,7 +15,7 @@ from rcmflow.adapters.store.engine import create_engine_for
 from rcmflow.adapters.store.migrate import ensure_schema
 from rcmflow.domain.approval_policy import load_approval_policy
 from rcmflow.entrypoints.cli import app
-from rcmflow.services.approvals import MakerCannotDecideError, request_detail, submit
+from rcmflow.services.approvals import MakerCannotDecideError, list_requests, request_detail, submit
 
 runner = CliRunner()
 SUBMITTED = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
@@ -90,3 +90,14 @@ def test_policy_validates_a_file_and_reports_the_rule_at_fault(tmp_path: Path) -
                    'rules:\n  - id: big\n    when: {min_amount: 5000.50}\n    chain: [{role: a}]\n')
     result = runner.invoke(app, ["approvals", "policy", str(bad)])
     assert result.exit_code != 0 and "rule 'big'" in str(result.exception)
+
+
+def test_submit_opens_a_request_under_the_configured_policy(database: Engine) -> None:
+    out = _ok("submit", "supplier invoice", "INV-9", "--as", "Clerk", "--amount", "125000.00", "--attr", "vendor=V1")
+    assert "ap-invoice-major" in out and "controller x2" in out
+    with database.connect() as conn:
+        [request] = list_requests(conn)
+    assert (request.object_id, request.maker, request.amount) == ("INV-9", "user:clerk", Decimal("125000.00"))
+    assert "no approval needed" in _ok("submit", "refund", "RF-1", "--as", "clerk", "--amount", "20.00")
+    bad = runner.invoke(app, ["approvals", "submit", "supplier invoice", "INV-11", "--as", "clerk", "--attr", "oops"])
+    assert bad.exit_code != 0 and "KEY=VALUE" in bad.output

@@ -192,3 +192,34 @@ def approvals_policy(
         chain = " → ".join(f"{level.role} ×{level.approvers_needed}" for level in rule.chain)
         table.add_row(rule.id, when, chain)
     console.print(table)
+
+
+@approvals_app.command("submit")
+def approvals_submit(
+    object_type: Annotated[str, typer.Argument(help="e.g. refund, supplier invoice, write-off.", show_default=False)],
+    object_id: Annotated[str, typer.Argument(help="The object's id.", show_default=False)],
+    maker: AsOpt,
+    amount: Annotated[str | None, typer.Option(help="Exact amount, e.g. 12500.00.")] = None,
+    attribute: Annotated[list[str] | None, typer.Option(
+        "--attr", help="KEY=VALUE the policy may match on (facility, payer, vendor, service_line...).")] = None,
+) -> None:
+    """Submit an object for approval under the configured policy (the maker is --as)."""
+    from rcmflow.services.approvals import normalise_person, submit
+    from rcmflow.services.policies import configured_approval_policy
+
+    attributes: dict[str, str] = {}
+    for item in attribute or []:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise typer.BadParameter(f"{item!r} is not KEY=VALUE", param_hint="--attr")
+        attributes[key.strip()] = value.strip()
+    person = normalise_person(maker)
+    with _engine().begin() as conn:
+        ref = submit(conn, configured_approval_policy(), object_type=object_type, object_id=object_id, maker=person,
+                     amount=amount, attributes=attributes, actor=person, now=utc_now())
+    if ref is None:
+        console.print(f"no approval needed for {object_type} {object_id} under the policy", highlight=False)
+        return
+    levels = " -> ".join(f"{level.role} x{level.approvers_needed}" for level in ref.chain)
+    console.print(f"approval request {ref.id} opened under {ref.policy_id}@{ref.policy_version}, rule {ref.rule_id}: "
+                  f"{levels}", highlight=False)
