@@ -83,20 +83,6 @@ def test_bad_paths_give_one_line_and_no_traceback(args: list[str]) -> None:
     assert "Traceback" not in run.stderr and "error:" in run.stderr
 
 
-def test_ingest_stores_and_is_idempotent(tmp_path: Path, empty_database_url: str,
-                                         monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("RCMFLOW_DATABASE_URL", empty_database_url)
-    path = tmp_path / "era.835"
-    path.write_text(remittance_835())
-    first = runner.invoke(app, ["x12", "ingest", str(path)])
-    second = runner.invoke(app, ["x12", "ingest", str(path)])
-    assert first.exit_code == 0 and second.exit_code == 0, first.output + second.output
-    assert "parsed" in first.stdout and "yes" in first.stdout
-    assert "no" in second.stdout.split("parsed", 1)[1]
-    listed = runner.invoke(app, ["documents", "list"])
-    assert listed.stdout.count("era.835") == 1
-
-
 def test_truncated_835_is_not_called_balanced(tmp_path: Path) -> None:
     text = remittance_835()
     path = tmp_path / "cut.835"

@@ -18,6 +18,7 @@ from rich.logging import RichHandler
 from rich.table import Table
 
 from rcmflow.entrypoints.cli_approvals import approvals_app
+from rcmflow.entrypoints.cli_ingest import ingest
 from rcmflow.entrypoints.cli_work import queues, work_app
 from rcmflow.entrypoints.cli_worker import outbox_app, worker
 from rcmflow.errors import RcmflowError
@@ -36,6 +37,7 @@ app.add_typer(outbox_app, name="outbox")
 app.command("worker")(worker)
 app.add_typer(work_app, name="work")
 app.command("queues")(queues)
+app.command("ingest")(ingest)
 
 console = Console()
 err_console = Console(stderr=True)
@@ -153,30 +155,6 @@ def ack(
         raise UserFacingError(f"{out}: cannot be written ({exc.strerror})") from exc
     accepted = sum(1 for tx in document.transactions if not tx.errors)
     console.print(f"999 written to {out}: {accepted} of {len(document.transactions)} transaction set(s) accepted")
-
-
-@x12_app.command("ingest")
-def ingest(
-    files: Annotated[list[Path], typer.Argument(help="X12 files to store and parse.", show_default=False)],
-    channel: Annotated[str, typer.Option(help="Where the files came from.")] = "cli",
-) -> None:
-    """Store files in the raw document store, parse them, and record the outcome."""
-    from rich.progress import Progress
-
-    from rcmflow.services.intake import ingest_x12
-
-    engine = _engine()
-    table = Table("document", "file", "type", "status", "new", "errors")
-    with Progress(console=err_console, transient=True) as progress:
-        task = progress.add_task("ingesting", total=len(files))
-        for path in files:
-            content = _read(path)
-            with engine.begin() as conn:
-                result = ingest_x12(conn, content, filename=path.name, channel=channel)
-            table.add_row(str(result.document_id), path.name, result.detected_type, result.status,
-                          "yes" if result.created else "no", str(result.error_count))
-            progress.advance(task)
-    console.print(table)
 
 
 @db_app.command("upgrade")

@@ -1,0 +1,96 @@
+"""``rcmflow ingest PATH...``: files or folders into the raw document store, each processed once.
+
+The type comes from the content, never the file name. Re-running over the same files changes nothing
+(same bytes, same document). A file that cannot be read is kept as a failed document with its located
+errors, and the command exits 1; ``--json`` prints one result object per file.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.progress import Progress
+from rich.table import Table
+
+console = Console()
+err_console = Console(stderr=True)
+
+
+def _files(paths: list[Path]) -> Iterator[Path]:
+    """The files named, and the files under the folders named (sorted, hidden ones skipped)."""
+    for path in paths:
+        if path.is_dir():
+            for found in sorted(path.rglob("*")):
+                relative = found.relative_to(path)
+                if found.is_file() and not any(part.startswith(".") for part in relative.parts):
+                    yield found
+        else:
+            yield path
+
+
+def _result(path: Path, outcome: Any) -> dict[str, Any]:
+    summary = outcome.summary
+    return {
+        "file": str(path),
+        "document_id": outcome.document_id,
+        "type": outcome.detected_type,
+        "status": outcome.status,
+        "new": outcome.created,
+        "transactions": summary.get("transactions", []),
+        "errors": summary.get("errors", []),
+    }
+
+
+def ingest(
+    paths: Annotated[list[Path], typer.Argument(help="Files or folders.", show_default=False)],
+    channel: Annotated[str, typer.Option(help="Where the files came from (sftp, folder, api...).")] = "cli",
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON array of per-file results.")] = False,
+) -> None:
+    """Store, detect, parse and record every file; exit 1 when any file could not be read."""
+    from rcmflow.entrypoints import cli
+    from rcmflow.services.intake import ingest_x12
+
+    files = list(_files(paths))
+    missing = [path for path in files if not path.exists()]
+    if missing:
+        raise cli.UserFacingError(f"{missing[0]}: no such file or folder")
+    engine = cli._engine()
+    results: list[dict[str, Any]] = []
+    with Progress(console=err_console, transient=True, disable=as_json) as progress:
+        task = progress.add_task("ingesting", total=len(files))
+        for path in files:
+            content = cli._read(path)
+            # One transaction per file: a bad file never holds back the good ones around it.
+            with engine.begin() as conn:
+                outcome = ingest_x12(conn, content, filename=path.name, channel=channel)
+            results.append(_result(path, outcome))
+            progress.advance(task)
+    failed = [r for r in results if r["status"] == "failed"]
+    if as_json:
+        sys.stdout.write(json.dumps(results) + "\n")
+    else:
+        _print(results)
+    raise typer.Exit(1 if failed else 0)
+
+
+def _print(results: list[dict[str, Any]]) -> None:
+    table = Table("document", "file", "type", "status", "new", "errors")
+    for result in results:
+        style = "red" if result["status"] == "failed" else "green"
+        table.add_row(str(result["document_id"]), Path(result["file"]).name, result["type"],
+                      f"[{style}]{result['status']}[/{style}]", "yes" if result["new"] else "no",
+                      str(len(result["errors"])))
+    console.print(table)
+    for result in results:
+        for error in result["errors"][:3]:
+            where = f"segment {error['segment_index']}" + (f" {error['segment_id']}" if error["segment_id"] else "")
+            console.print(f"[red]error[/red] {result['file']} {where}: {error['message']}", highlight=False)
+    new = sum(1 for r in results if r["new"])
+    console.print(f"{len(results)} file(s): {new} new, {len(results) - new} already stored, "
+                  f"{sum(1 for r in results if r['status'] == 'failed')} failed")
