@@ -137,8 +137,16 @@ APPROVAL_REQUEST = machine("approval request", "pending", {
     "pending": ("pending", "approved", "rejected", "cancelled"),  # pending -> pending: next level
 }, terminal=("approved", "rejected", "cancelled"))
 
+# A closed period refuses postings; a controller may reopen it (with a reason, in the event log) for a late
+# correction, as ERPs allow, rather than force the correction into the next period.
+FISCAL_PERIOD = machine("fiscal period", "open", {
+    "open": ("closed",),
+    "closed": ("open",),
+})
+
 MACHINES: dict[str, StateMachine] = {m.object_type: m for m in (
-    CLAIM, REMITTANCE, CLAIM_PAYMENT, BANK_DEPOSIT, SUPPLIER_INVOICE, REFUND, APPEAL, WORK_ITEM, APPROVAL_REQUEST)}
+    CLAIM, REMITTANCE, CLAIM_PAYMENT, BANK_DEPOSIT, SUPPLIER_INVOICE, REFUND, APPEAL, WORK_ITEM, APPROVAL_REQUEST,
+    FISCAL_PERIOD)}
 
 
 def machine_for(object_type: str) -> StateMachine:

@@ -19,6 +19,7 @@ from rich.table import Table
 
 from rcmflow.entrypoints.cli_approvals import approvals_app
 from rcmflow.entrypoints.cli_ingest import ingest
+from rcmflow.entrypoints.cli_ledger import ledger_app
 from rcmflow.entrypoints.cli_work import queues, work_app
 from rcmflow.entrypoints.cli_worker import outbox_app, worker
 from rcmflow.errors import RcmflowError
@@ -36,6 +37,7 @@ app.add_typer(approvals_app, name="approvals")
 app.add_typer(outbox_app, name="outbox")
 app.command("worker")(worker)
 app.add_typer(work_app, name="work")
+app.add_typer(ledger_app, name="ledger")
 app.command("queues")(queues)
 app.command("ingest")(ingest)
 

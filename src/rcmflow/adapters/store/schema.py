@@ -16,9 +16,11 @@ from sqlalchemy import (
     BigInteger,
     CheckConstraint,
     Column,
+    Date,
     DateTime,
     Dialect,
     ForeignKey,
+    ForeignKeyConstraint,
     Index,
     Integer,
     LargeBinary,
@@ -381,3 +383,98 @@ schedules = Table(
     Column("locked_by", String(128), nullable=True),
     Column("lease_until", UtcDateTime, nullable=True),
 )
+
+# ---- built-in ledger: chart of accounts, journals, fiscal periods, journal entries ----------------
+# Named ledger_* where a bare name ("accounts") would be ambiguous in a revenue cycle (patient accounts).
+
+ledger_accounts = Table(
+    "ledger_accounts",
+    metadata,
+    Column("id", BigIntegerPk, primary_key=True, autoincrement=True),
+    Column("organisation_id", String(64), nullable=False, default=DEFAULT_ORGANISATION,
+           server_default=DEFAULT_ORGANISATION),
+    Column("number", String(32), nullable=False),
+    Column("key", String(64), nullable=False),
+    Column("name", String(200), nullable=False),
+    Column("account_type", String(32), nullable=False),
+    Column("normal_side", String(8), nullable=False),
+    Column("description", Text, nullable=True),
+    UniqueConstraint("organisation_id", "number"),
+    UniqueConstraint("organisation_id", "key"),
+    CheckConstraint("account_type IN ('asset', 'liability', 'equity', 'revenue', 'contra_revenue', 'expense')",
+                    name="account_type"),
+    CheckConstraint("normal_side IN ('debit', 'credit')", name="normal_side"),
+)
+
+ledger_journals = Table(
+    "ledger_journals",
+    metadata,
+    Column("organisation_id", String(64), primary_key=True),
+    Column("code", String(32), primary_key=True),
+    Column("name", String(200), nullable=False),
+)
+
+FISCAL_PERIOD_STATES: tuple[str, ...] = ("open", "closed")
+
+fiscal_periods = Table(
+    "fiscal_periods",
+    metadata,
+    Column("id", BigIntegerPk, primary_key=True, autoincrement=True),
+    Column("organisation_id", String(64), nullable=False, default=DEFAULT_ORGANISATION,
+           server_default=DEFAULT_ORGANISATION),
+    Column("period", String(7), nullable=False),  # "2026-03"
+    Column("starts_on", Date, nullable=False),
+    Column("ends_on", Date, nullable=False),
+    Column("state", String(16), nullable=False),
+    Column("closed_at", UtcDateTime, nullable=True),
+    Column("closed_by", String(128), nullable=True),
+    UniqueConstraint("organisation_id", "period"),
+    CheckConstraint("state IN ('open', 'closed')", name="state"),
+    CheckConstraint("starts_on <= ends_on", name="dates"),
+)
+
+# One balanced entry; its lines are in journal_lines. Never updated or deleted: a mistake is reversed.
+journal_entries = Table(
+    "journal_entries",
+    metadata,
+    Column("id", BigIntegerPk, primary_key=True, autoincrement=True),
+    Column("organisation_id", String(64), nullable=False, default=DEFAULT_ORGANISATION,
+           server_default=DEFAULT_ORGANISATION),
+    Column("journal", String(32), nullable=False),
+    Column("period", String(7), nullable=False),
+    Column("posting_date", Date, nullable=False),
+    Column("description", String(300), nullable=False),
+    # The business object whose financial effect this entry records (claim payment, PLB, deposit...).
+    Column("source_type", String(64), nullable=False),
+    Column("source_id", String(128), nullable=False),
+    # Names the effect: the same key posted twice is posted once.
+    Column("idempotency_key", String(200), nullable=False),
+    # The entry this one exactly mirrors; unique, so an entry is reversed at most once.
+    Column("reversal_of", BigInteger, ForeignKey("journal_entries.id"), nullable=True, unique=True),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("actor", String(128), nullable=False),
+    UniqueConstraint("organisation_id", "idempotency_key"),
+    ForeignKeyConstraint(["organisation_id", "journal"], ["ledger_journals.organisation_id", "ledger_journals.code"]),
+    ForeignKeyConstraint(["organisation_id", "period"], ["fiscal_periods.organisation_id", "fiscal_periods.period"]),
+)
+# Journal export and the trial balance "as of" scan one organisation's entries by date.
+Index("ix_journal_entries_organisation_date", journal_entries.c.organisation_id, journal_entries.c.posting_date)
+Index("ix_journal_entries_source", journal_entries.c.source_type, journal_entries.c.source_id)
+
+journal_lines = Table(
+    "journal_lines",
+    metadata,
+    Column("id", BigIntegerPk, primary_key=True, autoincrement=True),
+    Column("organisation_id", String(64), nullable=False, default=DEFAULT_ORGANISATION,
+           server_default=DEFAULT_ORGANISATION),
+    Column("entry_id", BigInteger, ForeignKey("journal_entries.id"), nullable=False),
+    Column("line_no", Integer, nullable=False),
+    Column("account_id", BigInteger, ForeignKey("ledger_accounts.id"), nullable=False),
+    Column("debit", Numeric(18, 2), nullable=False),
+    Column("credit", Numeric(18, 2), nullable=False),
+    Column("memo", String(300), nullable=True),
+    UniqueConstraint("entry_id", "line_no"),
+    # The domain checks this too; the database makes it true whatever writes the row.
+    CheckConstraint("(debit > 0 AND credit = 0) OR (debit = 0 AND credit > 0)", name="one_side"),
+)
+Index("ix_journal_lines_account", journal_lines.c.organisation_id, journal_lines.c.account_id)
