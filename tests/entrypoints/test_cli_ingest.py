@@ -52,3 +52,24 @@ def test_an_unreadable_file_is_kept_and_the_exit_is_non_zero(inbox: Path) -> Non
 def test_a_missing_path_is_one_clear_error(inbox: Path) -> None:
     result = runner.invoke(app, ["ingest", str(inbox / "nope.835")])
     assert result.exit_code != 0 and "no such file" in str(result.exception)
+
+
+def test_bank_files_are_detected_by_content_and_summarised(inbox: Path) -> None:
+    from rcmflow.domain.money import format_amount
+    from rcmflow.formats.bai2 import parse_bai2
+
+    fixtures = Path(__file__).resolve().parents[1] / "formats" / "fixtures"
+    bank = inbox / "bank"
+    bank.mkdir()
+    (bank / "statement.dat").write_bytes((fixtures / "bai2_two_groups.bai").read_bytes())
+    (bank / "lockbox.txt").write_bytes((fixtures / "lockbox_march.csv").read_bytes())
+    result = runner.invoke(app, ["ingest", str(bank), "--json"])
+    assert result.exit_code == 0, result.output
+    by_name = {Path(r["file"]).name: r for r in json.loads(result.stdout)}
+    credits = [d for d in parse_bai2((fixtures / "bai2_two_groups.bai").read_bytes()).deposits if d.is_credit]
+    statement = by_name["statement.dat"]
+    assert (statement["type"], statement["status"], statement["deposits"]) == ("bai2", "parsed", len(credits))
+    assert statement["deposit_total"] == format_amount(sum(d.amount for d in credits))
+    lockbox = by_name["lockbox.txt"]
+    assert (lockbox["type"], lockbox["status"], lockbox["deposits"], lockbox["deposit_total"]) == (
+        "lockbox_csv", "parsed", 4, "4241.26")

@@ -43,6 +43,7 @@ def _result(path: Path, outcome: Any) -> dict[str, Any]:
         "status": outcome.status,
         "new": outcome.created,
         "transactions": summary.get("transactions", []),
+        **{key: summary[key] for key in ("deposits", "deposit_total", "with_trace_number") if key in summary},
         "errors": summary.get("errors", []),
     }
 
@@ -54,7 +55,7 @@ def ingest(
 ) -> None:
     """Store, detect, parse and record every file; exit 1 when any file could not be read."""
     from rcmflow.entrypoints import cli
-    from rcmflow.services.intake import ingest_x12
+    from rcmflow.services.intake import ingest_file
 
     files = list(_files(paths))
     missing = [path for path in files if not path.exists()]
@@ -68,7 +69,7 @@ def ingest(
             content = cli._read(path)
             # One transaction per file: a bad file never holds back the good ones around it.
             with engine.begin() as conn:
-                outcome = ingest_x12(conn, content, filename=path.name, channel=channel)
+                outcome = ingest_file(conn, content, filename=path.name, channel=channel)
             results.append(_result(path, outcome))
             progress.advance(task)
     failed = [r for r in results if r["status"] == "failed"]
@@ -89,7 +90,10 @@ def _print(results: list[dict[str, Any]]) -> None:
     console.print(table)
     for result in results:
         for error in result["errors"][:3]:
-            where = f"segment {error['segment_index']}" + (f" {error['segment_id']}" if error["segment_id"] else "")
+            if error.get("line") is not None:
+                where = f"line {error['line']}" + (f" record {error['record']}" if error.get("record") else "")
+            else:
+                where = f"segment {error['segment_index']}" + (f" {error['segment_id']}" if error["segment_id"] else "")
             console.print(f"[red]error[/red] {result['file']} {where}: {error['message']}", highlight=False)
     new = sum(1 for r in results if r["new"])
     console.print(f"{len(results)} file(s): {new} new, {len(results) - new} already stored, "

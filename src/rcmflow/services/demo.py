@@ -27,7 +27,7 @@ from rcmflow.formats.x12.ts837_write import write_837_interchange
 from rcmflow.formats.x12.ts999_write import write_999
 from rcmflow.formats.x12.writing import Party
 from rcmflow.services.demo_data import Network, build_network
-from rcmflow.services.intake import IngestResult, ingest_x12
+from rcmflow.services.intake import IngestResult, ingest_file
 from rcmflow.services.work_items import queue_summary
 
 CLINIC = Party("RCMFLOWDEMO")
@@ -80,7 +80,7 @@ def ingest_files(engine: Engine, files: list[DemoFile], progress: Progress) -> l
     task = progress.add_task("storing and parsing", total=len(files))
     for demo_file in files:
         with engine.begin() as conn:
-            results.append(ingest_x12(conn, demo_file.path.read_bytes(), filename=demo_file.path.name,
+            results.append(ingest_file(conn, demo_file.path.read_bytes(), filename=demo_file.path.name,
                                       channel="demo"))
         progress.advance(task)
     return results

@@ -1,4 +1,5 @@
-"""X12 intake: keep the raw bytes first, then parse, then record the outcome on the document.
+"""Intake of inbound files (X12, BAI2, lockbox CSV): keep the raw bytes first, then read, then record the
+outcome on the document.
 
 Re-running an ingest is safe: the same bytes map to the same document, and a document that was
 already parsed is not parsed again. A failed parse keeps the document and its located errors; after
@@ -7,11 +8,18 @@ a fix, ``reprocess`` parses the stored bytes again.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Connection
 
+from rcmflow.domain.deposit import Deposit
+from rcmflow.domain.money import ZERO, format_amount
+from rcmflow.formats.bai2 import parse_bai2
+from rcmflow.formats.bank_issues import BankIssue
+from rcmflow.formats.detect_bank import BAI2, LOCKBOX_CSV, detect_bank_type
+from rcmflow.formats.lockbox_csv import parse_lockbox_csv
 from rcmflow.formats.x12.detect import detect_type
 from rcmflow.formats.x12.parser import parse
 from rcmflow.formats.x12.summary import document_summary
@@ -36,7 +44,13 @@ class IngestResult:
         return len(self.summary.get("errors", ()))
 
 
-def ingest_x12(
+def detect(content: bytes) -> str:
+    """The document type from the content: "bai2", "lockbox_csv", an X12 type ("835", "837P"...), or
+    "not_x12" when nothing recognises it."""
+    return detect_bank_type(content) or detect_type(content)
+
+
+def ingest_file(
     conn: Connection,
     content: bytes,
     *,
@@ -45,8 +59,8 @@ def ingest_x12(
     organisation_id: str = "default",
     actor: str = "system",
 ) -> IngestResult:
-    """Store then parse one X12 file in the caller's transaction."""
-    detected = detect_type(content)
+    """Store then read one inbound file (X12, BAI2 or lockbox CSV) in the caller's transaction."""
+    detected = detect(content)
     stored = store_document(conn, content, channel=channel, detected_type=detected, filename=filename,
                             organisation_id=organisation_id, actor=actor)
     if not stored.created:
@@ -69,7 +83,10 @@ def _open_exception(conn: Connection, document_id: int, detected: str, errors: l
     """A file that cannot be read is a person's task: one intake-exception item per document and first
     error code (a reprocess that fails the same way finds the item already open)."""
     first = errors[0]
-    where = f"segment {first['segment_index']}" + (f" {first['segment_id']}" if first.get("segment_id") else "")
+    if first.get("line") is not None:  # bank files are located by line and record
+        where = f"line {first['line']}" + (f" record {first['record']}" if first.get("record") else "")
+    else:
+        where = f"segment {first['segment_index']}" + (f" {first['segment_id']}" if first.get("segment_id") else "")
     open_item(
         conn, queue=INTAKE_QUEUE, item_type="unreadable file", object_type="document", object_id=str(document_id),
         title=f"{detected} document {document_id}: {first['code']} at {where}", exception_code=str(first["code"]),
@@ -79,9 +96,35 @@ def _open_exception(conn: Connection, document_id: int, detected: str, errors: l
     )
 
 
+def _bank_summary(filename: str, kind: str, deposits: Sequence[Deposit], issues: Sequence[BankIssue],
+                  accounts: int | None = None) -> dict[str, Any]:
+    credits = [deposit for deposit in deposits if deposit.is_credit]
+    summary: dict[str, Any] = {
+        "file": filename, "type": kind, "deposits": len(credits),
+        "deposit_total": format_amount(sum((deposit.amount for deposit in credits), ZERO)),
+        "with_trace_number": sum(1 for deposit in credits if deposit.trace_number),
+        "errors": [issue.to_dict() for issue in issues if issue.severity == "error"],
+        "warnings": [issue.to_dict() for issue in issues if issue.severity != "error"],
+    }
+    if accounts is not None:
+        summary["accounts"] = accounts
+    return summary
+
+
+def summarise(filename: str, detected: str, content: bytes) -> dict[str, Any]:
+    """Read a document by its detected type into its summary (with located errors and warnings)."""
+    if detected == BAI2:
+        bai = parse_bai2(content)
+        return _bank_summary(filename, detected, bai.deposits, bai.issues, len(bai.accounts))
+    if detected == LOCKBOX_CSV:
+        lockbox = parse_lockbox_csv(content)
+        return _bank_summary(filename, detected, lockbox.deposits, lockbox.issues)
+    return document_summary(filename, parse(content))
+
+
 def _parse_and_record(conn: Connection, document_id: int, content: bytes, filename: str, detected: str,
                       created: bool, actor: str) -> IngestResult:
-    summary = document_summary(filename, parse(content))
+    summary = summarise(filename, detected, content)
     if summary["errors"]:
         errors = [{**issue, "severity": "error"} for issue in summary["errors"]]
         mark_failed(conn, document_id, errors, actor=actor)
