@@ -14,8 +14,10 @@ from typing import Any
 
 from sqlalchemy import Connection
 
+from rcmflow.adapters.store.schema import utc_now
 from rcmflow.domain.deposit import Deposit
 from rcmflow.domain.money import ZERO, format_amount
+from rcmflow.domain.remittance import Remittance
 from rcmflow.formats.bai2 import parse_bai2
 from rcmflow.formats.bank_issues import BankIssue
 from rcmflow.formats.detect_bank import BAI2, LOCKBOX_CSV, detect_bank_type
@@ -24,6 +26,7 @@ from rcmflow.formats.x12.detect import detect_type
 from rcmflow.formats.x12.parser import parse
 from rcmflow.formats.x12.summary import document_summary
 from rcmflow.services.documents import get_document, mark_failed, mark_parsed, store_document
+from rcmflow.services.remittances import store_remittances
 from rcmflow.services.work_items import open_item
 
 INTAKE_QUEUE = "intake_exceptions"
@@ -68,14 +71,15 @@ def ingest_file(
         if existing.status != "failed":
             summary = existing.summary or {"file": filename, "errors": existing.errors}
             return IngestResult(stored.id, False, existing.detected_type, existing.status, dict(summary))
-    return _parse_and_record(conn, stored.id, content, filename, detected, stored.created, actor)
+    return _parse_and_record(conn, stored.id, content, filename, detected, stored.created, actor, organisation_id)
 
 
 def reprocess(conn: Connection, document_id: int, *, actor: str = "system") -> IngestResult:
     """Parse a stored document again (after a fix), from its verbatim bytes."""
     document = get_document(conn, document_id)
     name = document.filename or f"document-{document_id}"
-    return _parse_and_record(conn, document_id, document.content, name, document.detected_type, False, actor)
+    return _parse_and_record(conn, document_id, document.content, name, document.detected_type, False, actor,
+                             document.organisation_id)
 
 
 def _open_exception(conn: Connection, document_id: int, detected: str, errors: list[dict[str, Any]],
@@ -113,18 +117,24 @@ def _bank_summary(filename: str, kind: str, deposits: Sequence[Deposit], issues:
 
 def summarise(filename: str, detected: str, content: bytes) -> dict[str, Any]:
     """Read a document by its detected type into its summary (with located errors and warnings)."""
+    return _read(filename, detected, content)[0]
+
+
+def _read(filename: str, detected: str, content: bytes) -> tuple[dict[str, Any], list[Remittance]]:
+    """The summary, and the 835 remittances the document carries (read once, used for both)."""
     if detected == BAI2:
         bai = parse_bai2(content)
-        return _bank_summary(filename, detected, bai.deposits, bai.issues, len(bai.accounts))
+        return _bank_summary(filename, detected, bai.deposits, bai.issues, len(bai.accounts)), []
     if detected == LOCKBOX_CSV:
         lockbox = parse_lockbox_csv(content)
-        return _bank_summary(filename, detected, lockbox.deposits, lockbox.issues)
-    return document_summary(filename, parse(content))
+        return _bank_summary(filename, detected, lockbox.deposits, lockbox.issues), []
+    document = parse(content)
+    return document_summary(filename, document), document.of_type("835")
 
 
 def _parse_and_record(conn: Connection, document_id: int, content: bytes, filename: str, detected: str,
-                      created: bool, actor: str) -> IngestResult:
-    summary = summarise(filename, detected, content)
+                      created: bool, actor: str, organisation_id: str) -> IngestResult:
+    summary, remittances = _read(filename, detected, content)
     if summary["errors"]:
         errors = [{**issue, "severity": "error"} for issue in summary["errors"]]
         mark_failed(conn, document_id, errors, actor=actor)
@@ -133,4 +143,6 @@ def _parse_and_record(conn: Connection, document_id: int, content: bytes, filena
     else:
         warnings = [{**issue, "severity": "warning"} for issue in summary["warnings"]]
         status = mark_parsed(conn, document_id, summary, warnings=warnings, actor=actor)
+        # Same transaction: a document is parsed with its remittances stored, or neither.
+        store_remittances(conn, document_id, remittances, actor=actor, now=utc_now(), organisation_id=organisation_id)
     return IngestResult(document_id, created, detected, status, summary)

@@ -478,3 +478,120 @@ journal_lines = Table(
     CheckConstraint("(debit > 0 AND credit = 0) OR (debit = 0 AND credit > 0)", name="one_side"),
 )
 Index("ix_journal_lines_account", journal_lines.c.organisation_id, journal_lines.c.account_id)
+
+# ---- remittances (835): payment, claim payments, service payments, adjustments --------------------
+
+REMITTANCE_STATES: tuple[str, ...] = ("received", "matched", "held", "rejected", "posted", "reconciled", "reversed")
+CLAIM_PAYMENT_STATES: tuple[str, ...] = ("received", "unapplied", "matched", "variance review", "posted", "reversed")
+
+
+def _in(column: str, values: tuple[str, ...]) -> str:
+    return "{} IN ({})".format(column, ", ".join(f"'{value}'" for value in values))
+
+
+# One 835 transaction set. A remittance is identified by its payer and trace number (TRN02): the same pair
+# arriving again is a duplicate (same content digest) or a conflict (different digest), never a second row.
+remittances = Table(
+    "remittances",
+    metadata,
+    Column("id", BigIntegerPk, primary_key=True, autoincrement=True),
+    Column("organisation_id", String(64), nullable=False, default=DEFAULT_ORGANISATION,
+           server_default=DEFAULT_ORGANISATION),
+    Column("document_id", Integer, ForeignKey("documents.id"), nullable=True),
+    Column("payer_id", String(64), nullable=False),  # N1*PR identifier, else the payer's name
+    Column("payer_name", String(128), nullable=True),
+    Column("payee_id", String(80), nullable=True),
+    Column("trace_number", String(80), nullable=False),
+    Column("payment_amount", Numeric(18, 2), nullable=False),
+    Column("credit_debit", String(2), nullable=False),
+    Column("payment_method", String(8), nullable=False),
+    Column("payment_date", Date, nullable=True),
+    Column("production_date", Date, nullable=True),
+    Column("control_number", String(16), nullable=False),  # ST02
+    Column("state", String(16), nullable=False),
+    # SHA-256 of the canonical content (envelope excluded): equal digests mean a true duplicate.
+    Column("content_digest", CHAR(64), nullable=False),
+    Column("claim_count", Integer, nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    UniqueConstraint("organisation_id", "payer_id", "trace_number"),
+    CheckConstraint(_in("state", REMITTANCE_STATES), name="state"),
+)
+Index("ix_remittances_document", remittances.c.document_id)
+
+claim_payments = Table(
+    "claim_payments",
+    metadata,
+    Column("id", BigIntegerPk, primary_key=True, autoincrement=True),
+    Column("organisation_id", String(64), nullable=False, default=DEFAULT_ORGANISATION,
+           server_default=DEFAULT_ORGANISATION),
+    Column("remittance_id", BigInteger, ForeignKey("remittances.id"), nullable=False),
+    Column("patient_control_number", String(50), nullable=False),  # CLP01
+    Column("status", String(8), nullable=False),  # CLP02
+    Column("charge", Numeric(18, 2), nullable=False),
+    Column("paid", Numeric(18, 2), nullable=False),
+    Column("patient_responsibility", Numeric(18, 2), nullable=True),
+    Column("filing_indicator", String(8), nullable=True),
+    Column("payer_claim_control_number", String(50), nullable=True),
+    Column("state", String(16), nullable=False),
+    Column("remarks", Json, nullable=True),  # [{"code", "qualifier"}, ...] from LQ/MIA/MOA
+    CheckConstraint(_in("state", CLAIM_PAYMENT_STATES), name="state"),
+)
+# Matching looks claim payments up by the claim's patient control number.
+Index("ix_claim_payments_organisation_pcn", claim_payments.c.organisation_id, claim_payments.c.patient_control_number)
+Index("ix_claim_payments_remittance", claim_payments.c.remittance_id)
+
+service_payments = Table(
+    "service_payments",
+    metadata,
+    Column("id", BigIntegerPk, primary_key=True, autoincrement=True),
+    Column("organisation_id", String(64), nullable=False, default=DEFAULT_ORGANISATION,
+           server_default=DEFAULT_ORGANISATION),
+    Column("claim_payment_id", BigInteger, ForeignKey("claim_payments.id"), nullable=False),
+    Column("procedure_qualifier", String(8), nullable=True),
+    Column("procedure_code", String(48), nullable=True),
+    Column("modifiers", String(32), nullable=True),  # "25:59", as in the SVC composite
+    Column("revenue_code", String(48), nullable=True),
+    Column("charge", Numeric(18, 2), nullable=False),
+    Column("paid", Numeric(18, 2), nullable=False),
+    Column("allowed", Numeric(18, 2), nullable=True),  # AMT*B6
+    Column("units", Numeric(15, 3), nullable=True),
+    Column("service_date", Date, nullable=True),
+    Column("line_item_control_number", String(50), nullable=True),  # REF*6R: the billed line's id
+    Column("remarks", Json, nullable=True),
+)
+Index("ix_service_payments_claim_payment", service_payments.c.claim_payment_id)
+Index("ix_service_payments_line_item", service_payments.c.line_item_control_number)
+
+# CAS: at claim level (service_payment_id NULL) or service level.
+payment_adjustments = Table(
+    "payment_adjustments",
+    metadata,
+    Column("id", BigIntegerPk, primary_key=True, autoincrement=True),
+    Column("organisation_id", String(64), nullable=False, default=DEFAULT_ORGANISATION,
+           server_default=DEFAULT_ORGANISATION),
+    Column("claim_payment_id", BigInteger, ForeignKey("claim_payments.id"), nullable=False),
+    Column("service_payment_id", BigInteger, ForeignKey("service_payments.id"), nullable=True),
+    Column("group_code", String(8), nullable=False),
+    Column("reason_code", String(8), nullable=False),
+    Column("amount", Numeric(18, 2), nullable=False),
+    Column("quantity", Numeric(15, 3), nullable=True),
+)
+Index("ix_payment_adjustments_claim_payment", payment_adjustments.c.claim_payment_id)
+# A service line's adjustments; also what keeps deleting or re-keying service lines from scanning the table.
+Index("ix_payment_adjustments_service_payment", payment_adjustments.c.service_payment_id)
+
+# PLB: provider-level adjustments not tied to a claim (interest, forward balances, recoupments...).
+provider_adjustments = Table(
+    "provider_adjustments",
+    metadata,
+    Column("id", BigIntegerPk, primary_key=True, autoincrement=True),
+    Column("organisation_id", String(64), nullable=False, default=DEFAULT_ORGANISATION,
+           server_default=DEFAULT_ORGANISATION),
+    Column("remittance_id", BigInteger, ForeignKey("remittances.id"), nullable=False),
+    Column("provider_id", String(50), nullable=False),
+    Column("fiscal_period_date", Date, nullable=True),
+    Column("reason_code", String(8), nullable=False),
+    Column("reference", String(50), nullable=True),
+    Column("amount", Numeric(18, 2), nullable=False),
+)
+Index("ix_provider_adjustments_remittance", provider_adjustments.c.remittance_id)

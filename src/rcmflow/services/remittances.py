@@ -1,0 +1,321 @@
+"""ERA intake: store parsed 835 remittances (payment, claim payments, service payments, adjustments, PLB).
+
+A remittance is identified by its payer and trace number (TRN02). The same pair arriving again is either a
+true duplicate (same content digest: nothing is stored, so nothing can be posted twice) or a conflict
+(different digest). The unique key allows one row per pair, so a conflict leaves the stored remittance
+unchanged and opens a "conflicting remittance" work item on it for a person to decide.
+
+Storage is set-based: one multi-row INSERT per table per call, whatever the number of claims.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import Connection, Table, case, func, select, tuple_
+
+from rcmflow.adapters.store.schema import (
+    DEFAULT_ORGANISATION,
+    claim_payments,
+    payment_adjustments,
+    provider_adjustments,
+    remittances,
+    service_payments,
+)
+from rcmflow.adapters.store.sql import insert_ignoring_conflicts
+from rcmflow.domain.money import ZERO
+from rcmflow.domain.remittance import Remark, Remittance
+from rcmflow.domain.states import CLAIM_PAYMENT, REMITTANCE
+from rcmflow.services.events import Event, append_events
+from rcmflow.services.transitions import StateTable, register_state_table
+from rcmflow.services.work_items import WorkItemSpec, open_items
+
+REMITTANCE_OBJECT = "remittance"
+CLAIM_PAYMENT_OBJECT = "claim payment"
+ACTIVITY_RECEIVE = "receive remittance"
+ACTIVITY_RECEIVE_CLAIM_PAYMENT = "receive claim payment"
+POSTING_QUEUE = "posting_exceptions"
+CONFLICT_ITEM_TYPE = "conflicting remittance"
+_PAYER_ID_LENGTH = 64  # remittances.payer_id, event_log.payer_id
+
+register_state_table(REMITTANCE_OBJECT, StateTable(remittances))
+register_state_table(CLAIM_PAYMENT_OBJECT, StateTable(claim_payments))
+
+
+@dataclass(frozen=True, slots=True)
+class StoreResult:
+    """What one store call did: ids of new remittances, and of stored ones the input duplicated or
+    conflicted with (one entry per input remittance that was not stored)."""
+
+    stored: tuple[int, ...]
+    duplicates: tuple[int, ...]
+    conflicts: tuple[int, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class RemittanceSummary:
+    """Counts and totals of stored remittances, for reports."""
+
+    remittances: int
+    by_state: dict[str, int]
+    payment_total: Decimal  # BPR02 of every remittance not rejected or reversed
+    claim_payments: int
+    claim_paid_total: Decimal
+    service_payments: int
+    provider_adjustment_total: Decimal
+
+
+def payer_key(remittance: Remittance) -> str:
+    """The payer half of a remittance's identity: the N1*PR identifier, else its name, else TRN03."""
+    payer = remittance.payer
+    key = (payer.id or payer.name) if payer is not None else ""
+    return (key or remittance.originator_id)[:_PAYER_ID_LENGTH]
+
+
+def _canonical(value: Any) -> Any:
+    if isinstance(value, Decimal):
+        # 150.00 and 150.0 are the same amount: normalised, equal values render equally.
+        return str(value.normalize())
+    if isinstance(value, date):
+        return value.isoformat()
+    raise TypeError(f"cannot render {type(value).__name__} in a remittance digest")
+
+
+def content_digest(remittance: Remittance) -> str:
+    """SHA-256 of the remittance's content; the ST02 control number is envelope, not content."""
+    # NamedTuples render as JSON arrays in field order: a stable, complete rendering of the records.
+    text = json.dumps(remittance._replace(control_number=""), default=_canonical, separators=(",", ":"),
+                      ensure_ascii=False)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def _remarks(remarks: Sequence[Remark]) -> list[dict[str, str]] | None:
+    return [{"code": remark.code, "qualifier": remark.qualifier} for remark in remarks] or None
+
+
+def store_remittances(
+    conn: Connection,
+    document_id: int | None,
+    items: Sequence[Remittance],
+    *,
+    actor: str,
+    now: datetime,
+    organisation_id: str = DEFAULT_ORGANISATION,
+) -> StoreResult:
+    """Store remittances with their claims, lines and adjustments in the caller's transaction; skip
+    duplicates and open a work item per conflict (the stored remittance stays as it is)."""
+    if not items:
+        return StoreResult((), (), ())
+    keyed = [((payer_key(item), item.trace_number), content_digest(item), item) for item in items]
+    first: dict[tuple[str, str], tuple[str, Remittance]] = {}
+    for key, digest, item in keyed:
+        first.setdefault(key, (digest, item))  # the same pair twice in one file: the first is the candidate
+
+    inserted = _insert_remittances(conn, document_id, first, now, organisation_id)
+    missing = [key for key in first if key not in inserted]
+    existing = _existing(conn, missing, organisation_id) if missing else {}
+    known = {key: (row_id, first[key][0]) for key, row_id in inserted.items()} | existing
+
+    stored: list[int] = []
+    duplicates: list[int] = []
+    conflicts: list[int] = []
+    conflict_specs: list[WorkItemSpec] = []
+    for index, (key, digest, item) in enumerate(keyed):
+        row_id, stored_digest = known[key]
+        if key in inserted and first[key][1] is item:
+            stored.append(row_id)
+        elif digest == stored_digest:
+            duplicates.append(row_id)
+        else:
+            conflicts.append(row_id)
+            conflict_specs.append(WorkItemSpec(
+                queue=POSTING_QUEUE, item_type=CONFLICT_ITEM_TYPE, object_type=REMITTANCE_OBJECT,
+                object_id=str(row_id), title=f"Remittance {key[1]} from {key[0]} arrived again with different content",
+                exception_code=key[1], organisation_id=organisation_id, payer_id=key[0],
+                details={"document_id": document_id, "content_digest": digest, "stored_digest": stored_digest,
+                         "position": index},
+            ))
+
+    new = [(inserted[key], first[key][1]) for key in first if key in inserted]
+    claim_ids = _insert_children(conn, new, organisation_id)
+    append_events(conn, [
+        Event(REMITTANCE_OBJECT, str(row_id), REMITTANCE.initial, ACTIVITY_RECEIVE, actor, occurred_at=now,
+              organisation_id=organisation_id, payer_id=payer_key(item),
+              attributes={"document_id": document_id, "trace_number": item.trace_number,
+                          "payment_amount": str(item.payment_amount), "claims": len(item.claims)})
+        for row_id, item in new
+    ] + [
+        Event(CLAIM_PAYMENT_OBJECT, str(claim_id), CLAIM_PAYMENT.initial, ACTIVITY_RECEIVE_CLAIM_PAYMENT, actor,
+              occurred_at=now, organisation_id=organisation_id, payer_id=payer)
+        for claim_id, payer in claim_ids
+    ])
+    if conflict_specs:
+        open_items(conn, conflict_specs, actor=actor, now=now)
+    return StoreResult(tuple(stored), tuple(duplicates), tuple(conflicts))
+
+
+def _insert_remittances(conn: Connection, document_id: int | None,
+                        candidates: dict[tuple[str, str], tuple[str, Remittance]], now: datetime,
+                        organisation_id: str) -> dict[tuple[str, str], int]:
+    """Insert the candidates, skipping pairs already stored (also by a concurrent intake); return new ids."""
+    rows = []
+    for (payer_id, trace), (digest, item) in candidates.items():
+        payee = item.payee
+        rows.append({
+            "organisation_id": organisation_id, "document_id": document_id, "payer_id": payer_id,
+            "payer_name": item.payer.name if item.payer is not None else None,
+            "payee_id": payee.id if payee is not None and payee.id else None, "trace_number": trace,
+            "payment_amount": item.payment_amount, "credit_debit": item.credit_debit,
+            "payment_method": item.payment_method, "payment_date": item.payment_date,
+            "production_date": item.production_date, "control_number": item.control_number,
+            "state": REMITTANCE.initial, "content_digest": digest, "claim_count": len(item.claims),
+            "created_at": now,
+        })
+    statement = insert_ignoring_conflicts(
+        conn, remittances, "organisation_id", "payer_id", "trace_number",
+    ).returning(remittances.c.id, remittances.c.payer_id, remittances.c.trace_number)
+    return {(row.payer_id, row.trace_number): row.id for row in conn.execute(statement, rows)}
+
+
+def _existing(conn: Connection, keys: Sequence[tuple[str, str]],
+              organisation_id: str) -> dict[tuple[str, str], tuple[int, str]]:
+    query = select(remittances.c.id, remittances.c.payer_id, remittances.c.trace_number,
+                   remittances.c.content_digest).where(
+        remittances.c.organisation_id == organisation_id,
+        tuple_(remittances.c.payer_id, remittances.c.trace_number).in_(keys),
+    )
+    return {(row.payer_id, row.trace_number): (row.id, row.content_digest) for row in conn.execute(query)}
+
+
+def _insert_children(conn: Connection, new: Sequence[tuple[int, Remittance]],
+                     organisation_id: str) -> list[tuple[int, str]]:
+    """Insert claim payments, service payments, CAS and PLB rows of the new remittances, one statement per
+    table; return (claim payment id, payer key) per claim payment."""
+    claim_rows: list[dict[str, Any]] = []
+    plb_rows: list[dict[str, Any]] = []
+    for remittance_id, item in new:
+        for claim in item.claims:
+            claim_rows.append({
+                "organisation_id": organisation_id, "remittance_id": remittance_id,
+                "patient_control_number": claim.patient_control_number, "status": claim.status,
+                "charge": claim.charge, "paid": claim.paid, "patient_responsibility": claim.patient_responsibility,
+                "filing_indicator": claim.filing_indicator or None,
+                "payer_claim_control_number": claim.payer_claim_control_number or None,
+                "state": CLAIM_PAYMENT.initial, "remarks": _remarks(claim.remarks),
+            })
+        plb_rows.extend({
+            "organisation_id": organisation_id, "remittance_id": remittance_id, "provider_id": plb.provider_id,
+            "fiscal_period_date": plb.fiscal_period_date, "reason_code": plb.reason,
+            "reference": plb.reference or None, "amount": plb.amount,
+        } for plb in item.provider_adjustments)
+    _insert(conn, provider_adjustments, plb_rows)
+    if not claim_rows:
+        return []
+    claim_ids = _insert(conn, claim_payments, claim_rows, with_ids=True)
+    claims = [(claim, payer_key(item)) for _, item in new for claim in item.claims]
+
+    line_rows: list[dict[str, Any]] = []
+    adjustment_rows: list[dict[str, Any]] = []
+    for claim_id, (claim, _) in zip(claim_ids, claims, strict=True):
+        adjustment_rows.extend(_adjustment_rows(organisation_id, claim_id, None, claim.adjustments))
+        for line in claim.service_payments:
+            procedure = line.procedure
+            line_rows.append({
+                "organisation_id": organisation_id, "claim_payment_id": claim_id,
+                "procedure_qualifier": procedure.qualifier or None, "procedure_code": procedure.code or None,
+                "modifiers": ":".join(procedure.modifiers) or None, "revenue_code": line.revenue_code or None,
+                "charge": line.charge, "paid": line.paid, "allowed": line.amount("B6"), "units": line.units_paid,
+                "service_date": line.service_date,
+                "line_item_control_number": line.line_item_control_number or None, "remarks": _remarks(line.remarks),
+            })
+    if line_rows:
+        line_ids = _insert(conn, service_payments, line_rows, with_ids=True)
+        lines = (line for claim, _ in claims for line in claim.service_payments)
+        for line_id, line, row in zip(line_ids, lines, line_rows, strict=True):
+            adjustment_rows.extend(_adjustment_rows(organisation_id, row["claim_payment_id"], line_id,
+                                                    line.adjustments))
+    _insert(conn, payment_adjustments, adjustment_rows)
+    return [(claim_id, payer) for claim_id, (_, payer) in zip(claim_ids, claims, strict=True)]
+
+
+def _uses_copy(conn: Connection) -> bool:
+    return conn.dialect.name == "postgresql" and conn.dialect.driver == "psycopg"
+
+
+def _insert(conn: Connection, table: Table, rows: list[dict[str, Any]], *, with_ids: bool = False) -> list[int]:
+    """Insert ``rows`` in one bulk operation; with ``with_ids``, return their new ids in row order."""
+    if not rows:
+        return []
+    if not _uses_copy(conn):
+        if not with_ids:
+            conn.execute(table.insert(), rows)
+            return []
+        # sort_by_parameter_order: the returned ids come back in row order, so each maps to its record.
+        return list(conn.execute(table.insert().returning(table.c.id, sort_by_parameter_order=True), rows).scalars())
+    # PostgreSQL: a multi-row INSERT ... RETURNING of 50,000 rows takes seconds; taking the ids from the
+    # sequence in one statement and streaming the rows with COPY takes a fraction of that.
+    ids: list[int] = []
+    if with_ids:
+        ids = list(conn.execute(
+            select(func.nextval(func.pg_get_serial_sequence(table.name, "id"))).select_from(
+                func.generate_series(1, len(rows)))).scalars())
+        rows = [{**row, "id": row_id} for row, row_id in zip(rows, ids, strict=True)]
+    _copy(conn, table, rows)
+    return ids
+
+
+def _copy(conn: Connection, table: Table, rows: list[dict[str, Any]]) -> None:
+    """COPY ``rows`` (all with the same keys) into ``table`` on the connection's transaction (psycopg 3)."""
+    from psycopg.types.json import Jsonb  # only imported where PostgreSQL is in use
+
+    names = list(rows[0])
+    json_columns = {name for name in names if name == "remarks"}
+    target = conn.dialect.identifier_preparer.format_table(table)
+    cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+    try:
+        with cursor.copy(f"COPY {target} ({', '.join(names)}) FROM STDIN") as copy:
+            for row in rows:
+                copy.write_row([Jsonb(row[name]) if name in json_columns and row[name] is not None else row[name]
+                                for name in names])
+    finally:
+        cursor.close()
+
+
+def _adjustment_rows(organisation_id: str, claim_id: int, line_id: int | None,
+                     adjustments: Iterable[Any]) -> Iterable[dict[str, Any]]:
+    return ({"organisation_id": organisation_id, "claim_payment_id": claim_id, "service_payment_id": line_id,
+             "group_code": adjustment.group, "reason_code": adjustment.reason, "amount": adjustment.amount,
+             "quantity": adjustment.quantity} for adjustment in adjustments)
+
+
+def remittance_summary(conn: Connection, organisation_id: str | None = None) -> RemittanceSummary:
+    """Counts and totals of the stored remittances (of one organisation, or all)."""
+    def scoped(query: Any, table: Any) -> Any:
+        return query if organisation_id is None else query.where(table.c.organisation_id == organisation_id)
+
+    accepted = remittances.c.state.not_in(("rejected", "reversed"))
+    by_state = {row.state: row.n for row in conn.execute(scoped(
+        select(remittances.c.state, func.count().label("n")).group_by(remittances.c.state), remittances))}
+    payment_total = conn.execute(scoped(select(func.coalesce(func.sum(
+        case((accepted, remittances.c.payment_amount), else_=0)), 0)), remittances)).scalar_one()
+    claims = conn.execute(scoped(select(func.count(), func.coalesce(func.sum(claim_payments.c.paid), 0)),
+                                 claim_payments)).one()
+    lines = conn.execute(scoped(select(func.count()).select_from(service_payments), service_payments)).scalar_one()
+    plb_total = conn.execute(scoped(select(func.coalesce(func.sum(provider_adjustments.c.amount), 0)),
+                                    provider_adjustments)).scalar_one()
+    return RemittanceSummary(
+        remittances=sum(by_state.values()), by_state=by_state, payment_total=_money(payment_total),
+        claim_payments=claims[0], claim_paid_total=_money(claims[1]), service_payments=lines,
+        provider_adjustment_total=_money(plb_total),
+    )
+
+
+def _money(value: Any) -> Decimal:
+    # SQLite sums NUMERIC as float or int: back to exact cents.
+    return (ZERO + Decimal(str(value))).quantize(Decimal("0.01"))
