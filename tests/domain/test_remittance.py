@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import date
 from decimal import Decimal
 
+from rcmflow.domain.money import total
 from rcmflow.domain.parties import Party, Reference
 from rcmflow.domain.remittance import (
     Adjustment,
@@ -18,7 +19,6 @@ from rcmflow.domain.remittance import (
     claim_imbalance,
     remittance_imbalance,
     service_imbalance,
-    sum_amounts,
 )
 
 D = Decimal
@@ -40,9 +40,9 @@ def remittance(payment: str, claims: tuple[ClaimPayment, ...], plbs: tuple[str, 
                       provider_adjustments=adjustments)
 
 
-def test_sum_amounts_is_exact_decimal() -> None:
-    assert sum_amounts([]) == 0 and isinstance(sum_amounts([]), Decimal)
-    assert sum_amounts(D("0.1") for _ in range(3)) == D("0.3")
+def test_total_is_exact_decimal() -> None:
+    assert total([]) == 0 and isinstance(total([]), Decimal)
+    assert total(D("0.1") for _ in range(3)) == D("0.3")
 
 
 def test_service_line_balance() -> None:

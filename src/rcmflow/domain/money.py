@@ -13,11 +13,16 @@ class MoneyError(ValueError):
     """A text or number that is not an exact, finite amount."""
 
 
-def parse_amount(text: str) -> Decimal:
-    """Parse an X12/CSV decimal amount strictly (digits, one optional point, optional leading minus)."""
+def is_amount_text(text: str) -> bool:
+    """True for a strict decimal amount: optional leading minus, ASCII digits, at most one point."""
     body = text[1:] if text[:1] == "-" else text
     # isdigit() alone also passes other scripts' digits and superscripts, which X12 never sends.
-    if not (body.replace(".", "", 1).isdigit() and body.isascii()):
+    return body.replace(".", "", 1).isdigit() and body.isascii()
+
+
+def parse_amount(text: str) -> Decimal:
+    """Parse an X12/CSV decimal amount strictly (digits, one optional point, optional leading minus)."""
+    if not is_amount_text(text):
         raise MoneyError(f"not an amount: {text!r}")
     return Decimal(text)
 

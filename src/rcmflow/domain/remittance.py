@@ -8,12 +8,11 @@ remittance    payment = claim payments - PLB amounts  (BPR02 = sum CLP04 - sum P
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from datetime import date
 from decimal import Decimal
 from typing import NamedTuple
 
-from rcmflow.domain.money import ZERO
+from rcmflow.domain.money import total
 from rcmflow.domain.parties import Contact, Party, Reference
 
 
@@ -177,35 +176,28 @@ class Remittance(NamedTuple):
 
     @property
     def claim_payment_total(self) -> Decimal:
-        return sum_amounts(claim.paid for claim in self.claims)
+        return total(claim.paid for claim in self.claims)
 
     @property
     def provider_adjustment_total(self) -> Decimal:
-        return sum_amounts(plb.amount for plb in self.provider_adjustments)
+        return total(plb.amount for plb in self.provider_adjustments)
 
     @property
     def service_line_count(self) -> int:
         return sum(len(claim.service_payments) for claim in self.claims)
 
 
-def sum_amounts(amounts: Iterable[Decimal]) -> Decimal:
-    """Exact sum starting from Decimal zero."""
-    result = ZERO
-    for amount in amounts:
-        result += amount
-    return result
-
 
 def service_imbalance(line: ServicePayment) -> Decimal:
     """SVC02 - CAS - SVC03; zero when the service line balances."""
-    return line.charge - sum_amounts(adj.amount for adj in line.adjustments) - line.paid
+    return line.charge - total(adj.amount for adj in line.adjustments) - line.paid
 
 
 def claim_imbalance(claim: ClaimPayment) -> Decimal:
     """CLP03 - all CAS (claim and line level) - CLP04; zero when the claim balances."""
-    adjusted = sum_amounts(adj.amount for adj in claim.adjustments)
+    adjusted = total(adj.amount for adj in claim.adjustments)
     for line in claim.service_payments:
-        adjusted += sum_amounts(adj.amount for adj in line.adjustments)
+        adjusted += total(adj.amount for adj in line.adjustments)
     return claim.charge - adjusted - claim.paid
 
 

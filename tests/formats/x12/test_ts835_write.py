@@ -9,6 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from rcmflow.domain.money import total
 from rcmflow.domain.parties import Address, Contact, Party, Reference
 from rcmflow.domain.remittance import (
     Adjustment,
@@ -22,7 +23,6 @@ from rcmflow.domain.remittance import (
     Remittance,
     ServicePayment,
     remittance_imbalance,
-    sum_amounts,
 )
 from rcmflow.formats.x12.issues import ERROR, WARNING
 from rcmflow.formats.x12.parser import parse
@@ -344,7 +344,7 @@ def service_payments(draw: st.DrawFn) -> ServicePayment:
     return ServicePayment(
         procedure=draw(procedures()),
         charge=charge,
-        paid=charge - sum_amounts(adj.amount for adj in adjusted),
+        paid=charge - total(adj.amount for adj in adjusted),
         revenue_code=draw(st.just("") | st.text(DIGITS, min_size=4, max_size=4)),
         units_paid=draw(st.none() | quantities),
         original_procedure=draw(st.none() | procedures()),
@@ -393,9 +393,9 @@ def adjudication(draw: st.DrawFn) -> tuple[tuple[str, ...], tuple[str, ...], tup
 def claims(draw: st.DrawFn, group_number: str) -> ClaimPayment:
     lines = tuple(draw(st.lists(service_payments(), max_size=3)))
     claim_adjustments = draw(adjustments)
-    charge = sum_amounts(line.charge for line in lines) if lines else money(draw(positive_cents))
-    adjusted = sum_amounts(adj.amount for adj in claim_adjustments)
-    adjusted += sum_amounts(adj.amount for line in lines for adj in line.adjustments)
+    charge = total(line.charge for line in lines) if lines else money(draw(positive_cents))
+    adjusted = total(adj.amount for adj in claim_adjustments)
+    adjusted += total(adj.amount for line in lines for adj in line.adjustments)
     inpatient, outpatient, remarks = draw(adjudication())
     return ClaimPayment(
         patient_control_number=draw(ids),
@@ -443,7 +443,7 @@ def remittances(draw: st.DrawFn) -> Remittance:
         st.sampled_from(["WO", "L6", "FB", "72", "CS", "J1", "50", "90"]), st.just("") | ids, cents.map(money)),
         max_size=8))
     provider_adjustments = grouped_by(plbs, lambda plb: (plb.provider_id, plb.fiscal_period_date))
-    paid = sum_amounts(claim.paid for claim in all_claims) - sum_amounts(plb.amount for plb in plbs)
+    paid = total(claim.paid for claim in all_claims) - total(plb.amount for plb in plbs)
     method = draw(st.sampled_from(["ACH", "CHK", "BOP", "FWT", "NON"]))
     electronic = method in ("ACH", "BOP", "FWT")
     return Remittance(

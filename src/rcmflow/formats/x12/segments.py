@@ -13,6 +13,8 @@ from __future__ import annotations
 from datetime import date
 from typing import NamedTuple
 
+from rcmflow.domain.money import is_amount_text
+
 
 class ElementSpec(NamedTuple):
     """One element of a segment definition."""
@@ -198,8 +200,7 @@ def is_valid_time(text: str) -> bool:
 
 def is_valid_decimal(text: str) -> bool:
     """X12 R type: optional leading minus, digits with at most one decimal point."""
-    body = text[1:] if text[:1] == "-" else text
-    return body.replace(".", "", 1).isdigit() and body.isascii()  # isdigit() alone passes "²" and "٣"
+    return is_amount_text(text)
 
 
 def validate_element(spec: ElementSpec, value: str) -> tuple[str, str] | None:
