@@ -67,15 +67,16 @@ CLAIM = machine("claim", "registered", {
     "coded": ("scrubbed", "charge reviewed", "voided"),
     "scrubbed": ("ready", "coded", "voided"),
     "ready": ("submitted", "scrubbed", "voided"),
-    "submitted": ("accepted", "rejected"),
+    # An 835 is the payer's acceptance too: a claim can be paid or denied with no 277CA seen.
+    "submitted": ("accepted", "rejected", "adjudicated", "paid", "partially paid", "denied"),
     "rejected": ("coded", "scrubbed", "ready", "voided"),
     "accepted": ("adjudicated", "paid", "partially paid", "denied"),
     "adjudicated": ("paid", "partially paid", "denied"),
     "paid": ("patient billed", "refund pending", "closed", "adjudicated"),
     "partially paid": ("patient billed", "appealed", "paid", "closed", "adjudicated"),
     "denied": ("appealed", "coded", "closed", "adjudicated"),
-    "appealed": ("paid", "partially paid", "denied", "closed"),
-    "patient billed": ("paid", "refund pending", "closed"),
+    "appealed": ("paid", "partially paid", "denied", "closed", "adjudicated"),
+    "patient billed": ("paid", "refund pending", "closed", "adjudicated"),
     "refund pending": ("closed", "paid"),
     "closed": ("refund pending", "adjudicated"),  # a late payment or recoupment reopens the money
 }, terminal=("voided",))

@@ -479,14 +479,76 @@ journal_lines = Table(
 )
 Index("ix_journal_lines_account", journal_lines.c.organisation_id, journal_lines.c.account_id)
 
+def _in(column: str, values: tuple[str, ...]) -> str:
+    return "{} IN ({})".format(column, ", ".join(f"'{value}'" for value in values))
+
+
+# ---- claims (837): what was billed, what remittances are matched and posted against --------------------
+
+CLAIM_STATES: tuple[str, ...] = (
+    "registered", "eligibility verified", "charge reviewed", "coded", "scrubbed", "ready", "submitted", "accepted",
+    "rejected", "adjudicated", "paid", "partially paid", "denied", "appealed", "patient billed", "refund pending",
+    "closed", "voided",
+)
+
+# One claim as billed to one payer. The same content twice (a file sent again) is one claim: the unique
+# content digest; a corrected claim (frequency 7) is another row with the same patient control number.
+claims = Table(
+    "claims",
+    metadata,
+    Column("id", BigIntegerPk, primary_key=True, autoincrement=True),
+    Column("organisation_id", String(64), nullable=False, default=DEFAULT_ORGANISATION,
+           server_default=DEFAULT_ORGANISATION),
+    Column("facility_id", String(64), nullable=True),  # the billing provider's NPI
+    Column("payer_id", String(64), nullable=False),  # 2010BB identifier, else the payer's name
+    Column("payer_name", String(128), nullable=True),
+    Column("department_id", String(64), nullable=True),
+    Column("document_id", Integer, ForeignKey("documents.id"), nullable=True),
+    Column("claim_type", String(1), nullable=False),  # P professional, I institutional
+    Column("patient_control_number", String(50), nullable=False),  # CLM01
+    Column("frequency", String(1), nullable=False),  # CLM05-3: 1 original, 7 replacement, 8 void
+    Column("payer_claim_number", String(50), nullable=True),  # the payer's ICN, from 277CA/835 or REF*F8
+    Column("filing_order", String(1), nullable=False),  # SBR01: P primary, S secondary, T tertiary
+    Column("member_id", String(80), nullable=True),  # the subscriber's id with this payer
+    Column("service_from", Date, nullable=True),
+    Column("service_to", Date, nullable=True),
+    Column("total_charge", Numeric(18, 2), nullable=False),
+    Column("line_count", Integer, nullable=False),
+    Column("state", String(24), nullable=False),
+    Column("content_digest", CHAR(64), nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    UniqueConstraint("organisation_id", "content_digest"),
+    CheckConstraint(_in("state", CLAIM_STATES), name="state"),
+)
+# Matching finds claims by patient control number, then by the payer's claim number.
+Index("ix_claims_organisation_pcn", claims.c.organisation_id, claims.c.patient_control_number)
+Index("ix_claims_organisation_payer_claim_number", claims.c.organisation_id, claims.c.payer_claim_number)
+Index("ix_claims_organisation_member", claims.c.organisation_id, claims.c.member_id)
+
+claim_lines = Table(
+    "claim_lines",
+    metadata,
+    Column("id", BigIntegerPk, primary_key=True, autoincrement=True),
+    Column("organisation_id", String(64), nullable=False, default=DEFAULT_ORGANISATION,
+           server_default=DEFAULT_ORGANISATION),
+    Column("claim_id", BigInteger, ForeignKey("claims.id"), nullable=False),
+    Column("line_number", Integer, nullable=False),  # LX01
+    Column("procedure_qualifier", String(8), nullable=True),
+    Column("procedure_code", String(48), nullable=True),
+    Column("modifiers", String(32), nullable=True),  # "25:59"
+    Column("revenue_code", String(48), nullable=True),
+    Column("charge", Numeric(18, 2), nullable=False),
+    Column("units", Numeric(15, 3), nullable=True),
+    Column("service_date", Date, nullable=True),
+    Column("line_item_control_number", String(50), nullable=True),  # REF*6R, echoed in the 835 SVC loop
+    UniqueConstraint("claim_id", "line_number"),
+)
+Index("ix_claim_lines_organisation_line_item", claim_lines.c.organisation_id, claim_lines.c.line_item_control_number)
+
 # ---- remittances (835): payment, claim payments, service payments, adjustments --------------------
 
 REMITTANCE_STATES: tuple[str, ...] = ("received", "matched", "held", "rejected", "posted", "reconciled", "reversed")
 CLAIM_PAYMENT_STATES: tuple[str, ...] = ("received", "unapplied", "matched", "variance review", "posted", "reversed")
-
-
-def _in(column: str, values: tuple[str, ...]) -> str:
-    return "{} IN ({})".format(column, ", ".join(f"'{value}'" for value in values))
 
 
 # One 835 transaction set. A remittance is identified by its payer and trace number (TRN02): the same pair
@@ -513,6 +575,9 @@ remittances = Table(
     Column("content_digest", CHAR(64), nullable=False),
     Column("claim_count", Integer, nullable=False),
     Column("created_at", UtcDateTime, nullable=False),
+    # The part of the payment bank deposits account for (CORE 370 reassociation); equal to the payment
+    # when the remittance is reconciled.
+    Column("reconciled_amount", Numeric(18, 2), nullable=False, default=0, server_default="0"),
     UniqueConstraint("organisation_id", "payer_id", "trace_number"),
     CheckConstraint(_in("state", REMITTANCE_STATES), name="state"),
 )
@@ -534,6 +599,21 @@ claim_payments = Table(
     Column("payer_claim_control_number", String(50), nullable=True),
     Column("state", String(16), nullable=False),
     Column("remarks", Json, nullable=True),  # [{"code", "qualifier"}, ...] from LQ/MIA/MOA
+    # What matching reads besides CLP: the patient's member id (NM1*QC, else IL) and the service period
+    # (DTM*232/233, else the service lines' dates); the crossover payer (NM1*TT) for secondary billing.
+    Column("member_id", String(80), nullable=True),
+    Column("service_from", Date, nullable=True),
+    Column("service_to", Date, nullable=True),
+    Column("crossover_payer", String(128), nullable=True),
+    # Matching: the claim, how it was found (patient_control_number, payer_claim_number, fuzzy, manual) and
+    # the confidence (1 for an exact key).
+    Column("claim_id", BigInteger, ForeignKey("claims.id"), nullable=True),
+    Column("match_method", String(24), nullable=True),
+    Column("match_confidence", Numeric(5, 4), nullable=True),
+    # Contract variance: the allowed amount the payer contract gives, and expected minus actual allowed.
+    Column("expected_allowed", Numeric(18, 2), nullable=True),
+    Column("variance", Numeric(18, 2), nullable=True),
+    Column("posted_at", UtcDateTime, nullable=True),
     CheckConstraint(_in("state", CLAIM_PAYMENT_STATES), name="state"),
 )
 # Matching looks claim payments up by the claim's patient control number.
@@ -558,6 +638,7 @@ service_payments = Table(
     Column("service_date", Date, nullable=True),
     Column("line_item_control_number", String(50), nullable=True),  # REF*6R: the billed line's id
     Column("remarks", Json, nullable=True),
+    Column("claim_line_id", BigInteger, ForeignKey("claim_lines.id"), nullable=True),  # the billed line it pays
 )
 Index("ix_service_payments_claim_payment", service_payments.c.claim_payment_id)
 Index("ix_service_payments_line_item", service_payments.c.line_item_control_number)
@@ -595,3 +676,68 @@ provider_adjustments = Table(
     Column("amount", Numeric(18, 2), nullable=False),
 )
 Index("ix_provider_adjustments_remittance", provider_adjustments.c.remittance_id)
+Index("ix_claim_payments_claim", claim_payments.c.claim_id)
+Index("ix_claim_payments_organisation_state", claim_payments.c.organisation_id, claim_payments.c.state)
+Index("ix_remittances_organisation_state", remittances.c.organisation_id, remittances.c.state)
+
+# ---- bank deposits and their reassociation to remittances (CAQH CORE 370) ------------------------------
+
+DEPOSIT_STATES: tuple[str, ...] = ("received", "matched", "unmatched", "reconciled", "written off")
+
+# One credit (or debit) a bank file or lockbox file reports. The same transaction reported again (a
+# prior-day file after the intraday one, a file sent twice) has the same dedup key and is not stored twice.
+deposits = Table(
+    "deposits",
+    metadata,
+    Column("id", BigIntegerPk, primary_key=True, autoincrement=True),
+    Column("organisation_id", String(64), nullable=False, default=DEFAULT_ORGANISATION,
+           server_default=DEFAULT_ORGANISATION),
+    Column("document_id", Integer, ForeignKey("documents.id"), nullable=True),
+    Column("source", String(16), nullable=False),  # bai2, lockbox_csv
+    Column("bank", String(64), nullable=True),
+    Column("account", String(64), nullable=False),
+    Column("currency", String(3), nullable=False),
+    Column("amount", Numeric(18, 2), nullable=False),  # positive; direction says which way
+    Column("direction", String(6), nullable=False),  # credit, debit
+    Column("value_date", Date, nullable=True),
+    Column("type_code", String(8), nullable=True),
+    Column("bank_reference", String(80), nullable=True),
+    Column("customer_reference", String(80), nullable=True),
+    Column("trace_number", String(80), nullable=True),  # the 835 TRN02 the addenda or references carry
+    Column("originator_id", String(80), nullable=True),
+    Column("payer_name", String(128), nullable=True),
+    Column("check_number", String(80), nullable=True),
+    Column("batch", String(40), nullable=True),
+    Column("claim_reference", String(80), nullable=True),
+    Column("text", String(500), nullable=True),
+    Column("line", Integer, nullable=False),
+    Column("state", String(16), nullable=False),
+    # The part of the amount matched to remittances so far (split and partial matches).
+    Column("matched_amount", Numeric(18, 2), nullable=False, default=0, server_default="0"),
+    Column("dedup_key", CHAR(64), nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    UniqueConstraint("organisation_id", "dedup_key"),
+    CheckConstraint(_in("state", DEPOSIT_STATES), name="state"),
+    CheckConstraint("direction IN ('credit', 'debit')", name="direction"),
+)
+Index("ix_deposits_organisation_trace", deposits.c.organisation_id, deposits.c.trace_number)
+Index("ix_deposits_organisation_state", deposits.c.organisation_id, deposits.c.state)
+
+# Which deposit pays which remittance, and how much of it: one deposit may carry several remittances and
+# one remittance may arrive in several deposits.
+deposit_matches = Table(
+    "deposit_matches",
+    metadata,
+    Column("id", BigIntegerPk, primary_key=True, autoincrement=True),
+    Column("organisation_id", String(64), nullable=False, default=DEFAULT_ORGANISATION,
+           server_default=DEFAULT_ORGANISATION),
+    Column("deposit_id", BigInteger, ForeignKey("deposits.id"), nullable=False),
+    Column("remittance_id", BigInteger, ForeignKey("remittances.id"), nullable=False),
+    Column("amount", Numeric(18, 2), nullable=False),
+    Column("method", String(24), nullable=False),  # trace_number, amount_date, manual
+    Column("confidence", Numeric(5, 4), nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("actor", String(128), nullable=False),
+    UniqueConstraint("deposit_id", "remittance_id"),
+)
+Index("ix_deposit_matches_remittance", deposit_matches.c.remittance_id)
