@@ -18,16 +18,15 @@ rows are ordered by posting date, entry id and line number, so an entry's lines 
 from __future__ import annotations
 
 import csv
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
 from functools import lru_cache
 from typing import Any, TextIO
 
-from sqlalchemy import Connection, Integer, and_, any_, bindparam, cast, func, select
+from sqlalchemy import Connection, Integer, and_, cast, func, select
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.dialects.postgresql import ARRAY
 
 from rcmflow.adapters.store.schema import (
     DEFAULT_ORGANISATION,
@@ -36,7 +35,7 @@ from rcmflow.adapters.store.schema import (
     ledger_accounts,
     ledger_journals,
 )
-from rcmflow.adapters.store.sql import insert_ignoring_conflicts
+from rcmflow.adapters.store.sql import in_chunks, insert_ignoring_conflicts
 from rcmflow.domain.ledger import (
     AlreadyReversedError,
     Chart,
@@ -58,7 +57,6 @@ CSV_COLUMNS: tuple[str, ...] = (
     "entry_id", "posting_date", "period", "journal", "line_no", "account_number", "account_name", "debit",
     "credit", "description", "memo", "source_type", "source_id", "idempotency_key", "reversal_of")
 
-_CHUNK = 5_000  # keys per IN (...) on SQLite: under its bound-parameter limit
 COPY_THRESHOLD = 500  # above this many lines, PostgreSQL gets them through COPY (as services/events.py does)
 
 
@@ -119,20 +117,11 @@ def list_accounts(conn: Connection, organisation_id: str = DEFAULT_ORGANISATION)
 
 # ---- posting ---------------------------------------------------------------------------------------
 
-def _in_chunks(conn: Connection, column: Any, values: Sequence[Any]) -> Iterator[Any]:
-    """``column IN values`` conditions: one array parameter on PostgreSQL, chunks of 5,000 elsewhere."""
-    if conn.dialect.name == "postgresql":
-        yield column == any_(bindparam(f"in_{column.name}", list(values), type_=ARRAY(column.type)))
-        return
-    for start in range(0, len(values), _CHUNK):
-        yield column.in_(list(values[start:start + _CHUNK]))
-
-
 def _posted_ids(conn: Connection, organisation_id: str, keys: Sequence[str]) -> dict[str, int]:
     found: dict[str, int] = {}
     if not keys:
         return found
-    for condition in _in_chunks(conn, journal_entries.c.idempotency_key, keys):
+    for condition in in_chunks(conn, journal_entries.c.idempotency_key, keys):
         found.update(conn.execute(select(journal_entries.c.idempotency_key, journal_entries.c.id).where(
             journal_entries.c.organisation_id == organisation_id, condition)).all())
     return found
@@ -261,7 +250,7 @@ def reverse_entries(
     originals: dict[int, Any] = {}
     reversed_by: dict[int, int] = {}
     lines: dict[int, list[JournalLine]] = {entry_id: [] for entry_id in ids}
-    for condition in _in_chunks(conn, e.c.id, ids):
+    for condition in in_chunks(conn, e.c.id, ids):
         originals.update((row.id, row) for row in conn.execute(
             select(e).where(e.c.organisation_id == organisation_id, condition)))
     missing = [entry_id for entry_id in ids if entry_id not in originals]
@@ -271,12 +260,12 @@ def reverse_entries(
     if reversals:
         raise AlreadyReversedError(f"journal entry {reversals[0]} is itself a reversal (of entry "
                                    f"{originals[reversals[0]].reversal_of}); post the effect again instead")
-    for condition in _in_chunks(conn, e.c.reversal_of, ids):
+    for condition in in_chunks(conn, e.c.reversal_of, ids):
         reversed_by.update(conn.execute(select(e.c.reversal_of, e.c.id).where(condition)).all())
     if reversed_by:
         original, reversal = next(iter(reversed_by.items()))
         raise AlreadyReversedError(f"journal entry {original} was already reversed by entry {reversal}")
-    for condition in _in_chunks(conn, l_.c.entry_id, ids):
+    for condition in in_chunks(conn, l_.c.entry_id, ids):
         for row in conn.execute(select(l_.c.entry_id, a.c.number, l_.c.debit, l_.c.credit, l_.c.memo)
                                 .join(a, a.c.id == l_.c.account_id).where(condition)
                                 .order_by(l_.c.entry_id, l_.c.line_no)):

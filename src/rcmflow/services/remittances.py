@@ -18,7 +18,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Connection, Table, case, func, select, tuple_
+from sqlalchemy import Connection, case, func, select, tuple_
 
 from rcmflow.adapters.store.schema import (
     DEFAULT_ORGANISATION,
@@ -28,9 +28,9 @@ from rcmflow.adapters.store.schema import (
     remittances,
     service_payments,
 )
-from rcmflow.adapters.store.sql import insert_ignoring_conflicts
+from rcmflow.adapters.store.sql import bulk_insert, insert_ignoring_conflicts
 from rcmflow.domain.money import ZERO
-from rcmflow.domain.remittance import Remark, Remittance
+from rcmflow.domain.remittance import ClaimPayment, Remark, Remittance
 from rcmflow.domain.states import CLAIM_PAYMENT, REMITTANCE
 from rcmflow.services.events import Event, append_events
 from rcmflow.services.transitions import StateTable, register_state_table
@@ -208,16 +208,17 @@ def _insert_children(conn: Connection, new: Sequence[tuple[int, Remittance]],
                 "filing_indicator": claim.filing_indicator or None,
                 "payer_claim_control_number": claim.payer_claim_control_number or None,
                 "state": CLAIM_PAYMENT.initial, "remarks": _remarks(claim.remarks),
+                **_matching_facts(claim),
             })
         plb_rows.extend({
             "organisation_id": organisation_id, "remittance_id": remittance_id, "provider_id": plb.provider_id,
             "fiscal_period_date": plb.fiscal_period_date, "reason_code": plb.reason,
             "reference": plb.reference or None, "amount": plb.amount,
         } for plb in item.provider_adjustments)
-    _insert(conn, provider_adjustments, plb_rows)
+    bulk_insert(conn, provider_adjustments, plb_rows)
     if not claim_rows:
         return []
-    claim_ids = _insert(conn, claim_payments, claim_rows, with_ids=True)
+    claim_ids = bulk_insert(conn, claim_payments, claim_rows, with_ids=True)
     claims = [(claim, payer_key(item)) for _, item in new for claim in item.claims]
 
     line_rows: list[dict[str, Any]] = []
@@ -235,56 +236,32 @@ def _insert_children(conn: Connection, new: Sequence[tuple[int, Remittance]],
                 "line_item_control_number": line.line_item_control_number or None, "remarks": _remarks(line.remarks),
             })
     if line_rows:
-        line_ids = _insert(conn, service_payments, line_rows, with_ids=True)
+        line_ids = bulk_insert(conn, service_payments, line_rows, with_ids=True)
         lines = (line for claim, _ in claims for line in claim.service_payments)
         for line_id, line, row in zip(line_ids, lines, line_rows, strict=True):
             adjustment_rows.extend(_adjustment_rows(organisation_id, row["claim_payment_id"], line_id,
                                                     line.adjustments))
-    _insert(conn, payment_adjustments, adjustment_rows)
+    bulk_insert(conn, payment_adjustments, adjustment_rows)
     return [(claim_id, payer) for claim_id, (_, payer) in zip(claim_ids, claims, strict=True)]
 
 
-def _uses_copy(conn: Connection) -> bool:
-    return conn.dialect.name == "postgresql" and conn.dialect.driver == "psycopg"
-
-
-def _insert(conn: Connection, table: Table, rows: list[dict[str, Any]], *, with_ids: bool = False) -> list[int]:
-    """Insert ``rows`` in one bulk operation; with ``with_ids``, return their new ids in row order."""
-    if not rows:
-        return []
-    if not _uses_copy(conn):
-        if not with_ids:
-            conn.execute(table.insert(), rows)
-            return []
-        # sort_by_parameter_order: the returned ids come back in row order, so each maps to its record.
-        return list(conn.execute(table.insert().returning(table.c.id, sort_by_parameter_order=True), rows).scalars())
-    # PostgreSQL: a multi-row INSERT ... RETURNING of 50,000 rows takes seconds; taking the ids from the
-    # sequence in one statement and streaming the rows with COPY takes a fraction of that.
-    ids: list[int] = []
-    if with_ids:
-        ids = list(conn.execute(
-            select(func.nextval(func.pg_get_serial_sequence(table.name, "id"))).select_from(
-                func.generate_series(1, len(rows)))).scalars())
-        rows = [{**row, "id": row_id} for row, row_id in zip(rows, ids, strict=True)]
-    _copy(conn, table, rows)
-    return ids
-
-
-def _copy(conn: Connection, table: Table, rows: list[dict[str, Any]]) -> None:
-    """COPY ``rows`` (all with the same keys) into ``table`` on the connection's transaction (psycopg 3)."""
-    from psycopg.types.json import Jsonb  # only imported where PostgreSQL is in use
-
-    names = list(rows[0])
-    json_columns = {name for name in names if name == "remarks"}
-    target = conn.dialect.identifier_preparer.format_table(table)
-    cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
-    try:
-        with cursor.copy(f"COPY {target} ({', '.join(names)}) FROM STDIN") as copy:
-            for row in rows:
-                copy.write_row([Jsonb(row[name]) if name in json_columns and row[name] is not None else row[name]
-                                for name in names])
-    finally:
-        cursor.close()
+def _matching_facts(claim: ClaimPayment) -> dict[str, Any]:
+    """What matching and secondary billing read besides CLP: member id, service period, crossover payer."""
+    patient = claim.entity("QC") or claim.entity("IL")
+    member = patient.id if patient is not None and patient.id else None
+    start = end = None
+    for item in claim.dates:
+        if item.qualifier == "232":
+            start = item.value
+        elif item.qualifier == "233":
+            end = item.value
+    if start is None:
+        days = [line.service_date for line in claim.service_payments if line.service_date is not None]
+        if days:
+            start, end = min(days), end or max(days)
+    crossover = claim.entity("TT")
+    return {"member_id": member[:80] if member else None, "service_from": start, "service_to": end or start,
+            "crossover_payer": ((crossover.id or crossover.name or "")[:128] or None) if crossover else None}
 
 
 def _adjustment_rows(organisation_id: str, claim_id: int, line_id: int | None,
