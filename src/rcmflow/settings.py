@@ -83,6 +83,11 @@ class Settings(BaseSettings):
     # None means the versions shipped with rcmflow.
     queue_policies: Path | None = None
     approval_policy: Path | None = None
+    # Deposits and remittances still unreconciled this many days after their value or payment date open a
+    # reconciliation work item.
+    reconciliation_age_days: int = Field(default=3, ge=0)
+    # Payer contracts (expected allowed amounts, variance tolerance): a YAML file; None means the shipped one.
+    payer_contracts: Path | None = None
 
     def __init__(self, **values: Any) -> None:
         try:

@@ -10,6 +10,7 @@ from sqlalchemy import Engine, func, select
 from rcmflow.adapters.store.schema import documents
 from rcmflow.formats.x12.parser import parse
 from rcmflow.services.demo import run_demo
+from rcmflow.services.reports import summary
 
 
 def test_demo_writes_stores_and_parses_everything(engine: Engine, tmp_path: Path) -> None:
@@ -18,10 +19,18 @@ def test_demo_writes_stores_and_parses_everything(engine: Engine, tmp_path: Path
     run_demo(console, engine, out, claims=60, seed=5)
     files = sorted(out.iterdir())
     kinds = {path.suffix for path in files}
-    assert kinds == {".837p", ".837i", ".999", ".835"}
+    assert kinds == {".837p", ".837i", ".999", ".835", ".bai"}
     with engine.connect() as conn:
         statuses = dict(conn.execute(select(documents.c.status, func.count()).group_by(documents.c.status)).all())
     assert statuses == {"parsed": len(files) - 1, "failed": 1}  # only the truncated transmission fails
+    with engine.connect() as conn:
+        report = summary(conn)
+    # Every claim stored, every ERA posted with balanced books; the stray payment waits in unapplied cash;
+    # the bank file's deposits reconcile but for the short one and the stray wire.
+    assert report["claims"] == 60 and report["ledger"]["balanced"]
+    assert report["claim_payments_unmatched"] == 1 and report["unapplied_cash_total"] != "0.00"
+    assert report["deposits"] == report["deposits_reconciled"] + 2
+    assert set(report["claim_payments_by_state"]) <= {"posted", "reversed", "unapplied"}
     claims = sum(len(batch.claims) for path in files if path.suffix in (".837p", ".837i")
                  for batch in parse(path).of_type("837P") + parse(path).of_type("837I"))
     assert claims == 60
@@ -29,8 +38,8 @@ def test_demo_writes_stores_and_parses_everything(engine: Engine, tmp_path: Path
         if path.suffix == ".999":
             [ack] = parse(path).of_type("999")
             assert ack.status == "A"  # every claim file the demo writes is accepted
-    report = console.export_text()
-    assert "truncated" in report and "claims denied" in report
+    text = console.export_text()
+    assert "truncated" in text and "claims denied" in text and "Summary" in text
 
 
 def test_a_second_run_never_reuses_an_interchange_control_number(engine: Engine, tmp_path: Path) -> None:

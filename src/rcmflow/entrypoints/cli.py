@@ -18,8 +18,9 @@ from rich.logging import RichHandler
 from rich.table import Table
 
 from rcmflow.entrypoints.cli_approvals import approvals_app
-from rcmflow.entrypoints.cli_ingest import ingest
+from rcmflow.entrypoints.cli_ingest import ingest, post_command
 from rcmflow.entrypoints.cli_ledger import ledger_app
+from rcmflow.entrypoints.cli_report import report_app
 from rcmflow.entrypoints.cli_work import queues, work_app
 from rcmflow.entrypoints.cli_worker import outbox_app, worker
 from rcmflow.errors import RcmflowError
@@ -38,8 +39,10 @@ app.add_typer(outbox_app, name="outbox")
 app.command("worker")(worker)
 app.add_typer(work_app, name="work")
 app.add_typer(ledger_app, name="ledger")
+app.add_typer(report_app, name="report")
 app.command("queues")(queues)
 app.command("ingest")(ingest)
+app.command("post")(post_command)
 
 console = Console()
 err_console = Console(stderr=True)

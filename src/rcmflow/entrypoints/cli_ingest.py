@@ -43,7 +43,8 @@ def _result(path: Path, outcome: Any) -> dict[str, Any]:
         "status": outcome.status,
         "new": outcome.created,
         "transactions": summary.get("transactions", []),
-        **{key: summary[key] for key in ("deposits", "deposit_total", "with_trace_number") if key in summary},
+        **{key: summary[key] for key in ("deposits", "deposit_total", "with_trace_number", "remittances",
+                                         "claims_stored", "deposits_stored") if key in summary},
         "errors": summary.get("errors", []),
     }
 
@@ -52,8 +53,11 @@ def ingest(
     paths: Annotated[list[Path], typer.Argument(help="Files or folders.", show_default=False)],
     channel: Annotated[str, typer.Option(help="Where the files came from (sftp, folder, api...).")] = "cli",
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON array of per-file results.")] = False,
+    post: Annotated[bool, typer.Option("--post/--no-post",
+                                       help="Then match, post and reconcile what is pending.")] = True,
 ) -> None:
-    """Store, detect, parse and record every file; exit 1 when any file could not be read."""
+    """Store, detect, parse and record every file, then post and reconcile; exit 1 when any file could not
+    be read."""
     from rcmflow.entrypoints import cli
     from rcmflow.services.intake import ingest_file
 
@@ -73,11 +77,44 @@ def ingest(
             results.append(_result(path, outcome))
             progress.advance(task)
     failed = [r for r in results if r["status"] == "failed"]
+    if not as_json:
+        _print(results)
+    if post:
+        run_processing(engine, quiet=as_json)
     if as_json:
         sys.stdout.write(json.dumps(results) + "\n")
-    else:
-        _print(results)
     raise typer.Exit(1 if failed else 0)
+
+
+def post_command() -> None:
+    """Match, post and reconcile everything pending (what ``ingest`` does after storing files)."""
+    from rcmflow.entrypoints import cli
+
+    run_processing(cli._engine(), quiet=False)
+
+
+def run_processing(engine: Any, *, quiet: bool) -> None:
+    """Post pending remittances batch by batch with a progress bar, then reconcile; print what happened."""
+    from sqlalchemy import func, select
+
+    from rcmflow.adapters.store.schema import claim_payments
+    from rcmflow.services.processing import process_pending
+
+    with engine.connect() as conn:
+        pending = conn.execute(select(func.count()).select_from(claim_payments).where(
+            claim_payments.c.state == "received")).scalar_one()
+    with Progress(console=err_console, transient=True, disable=quiet) as progress:
+        task = progress.add_task("posting", total=pending or None)
+        result = process_pending(engine, on_batch=lambda done: progress.advance(task, done.claim_payments))
+    if quiet:
+        return
+    posting, recon = result.posting, result.reconciliation
+    console.print(f"posted {posting.matched} claim payment(s) from {posting.remittances} remittance(s): "
+                  f"{posting.denied} denied, {posting.reversals} reversal(s), {posting.underpayments} underpaid, "
+                  f"{posting.unapplied} unapplied, {posting.applied_later} applied from unapplied cash; "
+                  f"{posting.entries} journal entries, {posting.work_items} work item(s) opened")
+    console.print(f"reconciled: {recon.matches} deposit match(es), {recon.deposits_reconciled} deposit(s) and "
+                  f"{recon.remittances_reconciled} remittance(s) reconciled, {recon.work_items_opened} work item(s)")
 
 
 def _print(results: list[dict[str, Any]]) -> None:

@@ -1,15 +1,18 @@
-"""``rcmflow demo``: a clinic network's X12 traffic through the real pipeline.
+"""``rcmflow demo``: a clinic network's X12 and bank traffic through the real pipeline.
 
 Generates the network's claims (837P/837I), acknowledges each claim file (999), adjudicates the
-claims as each payer would and writes the remittances (835), adds one truncated transmission as
-real life does, then stores every file verbatim in the document store, parses it, and prints what
-happened. Nothing is mocked: the files are written by the X12 writers and read back by the readers.
+claims as each payer would and writes the remittances (835), a later ERA with reversals, corrected
+payments and a payment for a claim never billed, the bank's BAI2 file of the deposits, and one truncated
+transmission as real life does. Then stores every file verbatim, parses it, stores its claims, remittances
+and deposits, matches and posts the payments to the ledger, reconciles the deposits, and prints what
+happened. Nothing is mocked: the files are written by the writers and read back by the readers.
 """
 
 from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass
+from datetime import datetime, time
 from decimal import Decimal
 from pathlib import Path
 
@@ -21,6 +24,8 @@ from sqlalchemy import Connection, Engine, func, select
 from rcmflow.adapters.store.control_numbers import StoredControlNumbers
 from rcmflow.adapters.store.schema import documents, event_log, utc_now
 from rcmflow.domain.money import ZERO, format_amount
+from rcmflow.entrypoints.cli_report import print_summary
+from rcmflow.formats.bai2_write import AccountActivity, BankGroup, write_bai2
 from rcmflow.formats.x12.parser import parse
 from rcmflow.formats.x12.ts835_write import write_835_interchange
 from rcmflow.formats.x12.ts837_write import write_837_interchange
@@ -28,6 +33,8 @@ from rcmflow.formats.x12.ts999_write import write_999
 from rcmflow.formats.x12.writing import Party
 from rcmflow.services.demo_data import Network, build_network
 from rcmflow.services.intake import IngestResult, ingest_file
+from rcmflow.services.processing import process_pending
+from rcmflow.services.reports import summary
 from rcmflow.services.work_items import queue_summary
 
 CLINIC = Party("RCMFLOWDEMO")
@@ -71,6 +78,19 @@ def write_files(network: Network, out: Path, conn: Connection, progress: Progres
     cut = out / f"{source.stem}-truncated.835"
     cut.write_bytes(data[: int(len(data) * 0.6)])
     files.append(DemoFile(cut, "remittance"))
+    for payer, remittance in network.follow_ups:
+        path = out / f"era-{payer.payer_id}-{remittance.control_number}-reprocessed.835"
+        path.write_text(write_835_interchange([remittance], Party(payer.payer_id), CLINIC,
+                                              StoredControlNumbers(conn, payer.payer_id)))
+        files.append(DemoFile(path, "remittance"))
+    if network.deposits:
+        day = max(deposit.value_date for deposit in network.deposits if deposit.value_date is not None)
+        bank = network.deposits[0].bank
+        path = out / f"bank-{day:%Y%m%d}.bai"
+        path.write_bytes(write_bai2(bank, CLINIC.id, f"{day:%y%m%d}01", datetime.combine(day, time(6, 30)),
+                                    [BankGroup(bank, day, (AccountActivity(network.deposits[0].account,
+                                                                           network.deposits),))]))
+        files.append(DemoFile(path, "bank"))
     return files
 
 
@@ -87,7 +107,7 @@ def ingest_files(engine: Engine, files: list[DemoFile], progress: Progress) -> l
 
 
 def run_demo(console: Console, engine: Engine, out: Path, *, claims: int, seed: int) -> None:
-    """Generate, write, store, parse and report."""
+    """Generate, write, store, parse, post, reconcile and report."""
     with Progress(console=console, transient=True) as progress:
         task = progress.add_task("generating the network", total=None)
         network = build_network(claims, seed)
@@ -95,7 +115,17 @@ def run_demo(console: Console, engine: Engine, out: Path, *, claims: int, seed: 
         with engine.begin() as conn:
             files = write_files(network, out, conn, progress)
         results = ingest_files(engine, files, progress)
+        task = progress.add_task("matching, posting, reconciling", total=None)
+        processed = process_pending(engine, actor="system:demo")
+        progress.remove_task(task)
     _report(console, network, files, results, engine, out)
+    posting = processed.posting
+    console.print(f"posting: {posting.matched} claim payments matched and posted ({posting.denied} denied, "
+                  f"{posting.reversals} reversals, {posting.underpayments} underpaid against contract), "
+                  f"{posting.unapplied} unapplied; {posting.entries} journal entries; "
+                  f"{processed.reconciliation.matches} deposit matches")
+    with engine.connect() as conn:
+        print_summary(console, summary(conn))
 
 
 def _report(console: Console, network: Network, files: list[DemoFile], results: list[IngestResult],
@@ -106,6 +136,12 @@ def _report(console: Console, network: Network, files: list[DemoFile], results: 
                          overflow="fold")
     problems: list[str] = []
     for demo_file, result in zip(files, results, strict=True):
+        if demo_file.kind == "bank":
+            style = "red" if result.status == "failed" else "green"
+            table.add_row(str(result.document_id), demo_file.path.name, result.detected_type,
+                          str(result.summary.get("deposits", "")), str(result.summary.get("deposit_total", "")),
+                          f"[{style}]{result.status}[/{style}]", str(len(result.summary.get("errors", []))))
+            continue
         transactions = result.summary.get("transactions", [])
         claim_count = sum(tx.get("claims", 0) for tx in transactions)
         amount = sum((Decimal(tx.get("payment_amount") or tx.get("total_charge") or "0") for tx in transactions),
@@ -134,7 +170,7 @@ def _report(console: Console, network: Network, files: list[DemoFile], results: 
                   f"({', '.join(f'{n} {status}' for status, n in sorted(statuses.items()))}); "
                   f"event log: {events} events")
     console.print(f"files: {kinds['claims']} claim files, {kinds['acknowledgment']} acknowledgments, "
-                  f"{kinds['remittance']} remittances. Inspect any with "
+                  f"{kinds['remittance']} remittances, {kinds['bank']} bank file. Inspect any with "
                   f"[bold]rcmflow x12 inspect {files[0].path}[/bold]")
 
 

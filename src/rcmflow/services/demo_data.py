@@ -14,6 +14,7 @@ from datetime import date, timedelta
 from decimal import Decimal
 
 from rcmflow.domain.claim import Claim, ClaimBatch, HealthCareCode, ServiceLine, Subscriber
+from rcmflow.domain.deposit import CREDIT, Deposit
 from rcmflow.domain.identifiers import make_npi
 from rcmflow.domain.money import ZERO, round_cents
 from rcmflow.domain.parties import Address, Contact, Party, Reference
@@ -89,6 +90,9 @@ class Network:
     payers: tuple[Payer, ...]
     batches: tuple[tuple[Facility, Payer, ClaimBatch], ...]
     remittances: tuple[tuple[Payer, Remittance], ...]
+    # Sent two weeks later: reversals with their corrected payments, and a payment for a claim never billed.
+    follow_ups: tuple[tuple[Payer, Remittance], ...] = ()
+    deposits: tuple[Deposit, ...] = ()  # what the bank reports for the remittances' payments
 
 
 def _facilities(rng: random.Random) -> tuple[Facility, ...]:
@@ -156,6 +160,8 @@ def _adjudicate(rng: random.Random, claim: Claim, payer: Payer, claim_number: in
     """The payer's decision on one claim: paid with contractual and patient shares, or denied."""
     denied = rng.random() < 0.08
     denial = rng.choice(DENIALS)
+    # Now and then a payer prices a claim below its contract: what underpayment review exists to catch.
+    rate = payer.allowed_rate - (Decimal("0.10") if rng.random() < 0.03 else ZERO)
     services: list[ServicePayment] = []
     paid_total = patient_total = ZERO
     for line in claim.service_lines:
@@ -167,7 +173,7 @@ def _adjudicate(rng: random.Random, claim: Claim, payer: Payer, claim_number: in
             remarks = (Remark(denial[2]),)
             amounts: tuple[QualifiedAmount, ...] = ()
         else:
-            allowed = round_cents(line.charge * payer.allowed_rate)
+            allowed = round_cents(line.charge * rate)
             patient = min(allowed, rng.choice((ZERO, ZERO, Decimal("20.00"), round_cents(allowed * Decimal("0.2")))))
             paid = allowed - patient
             adjustments = (Adjustment("CO", "45", line.charge - allowed),)
@@ -250,4 +256,69 @@ def build_network(claims: int, seed: int) -> Network:
         payments = [_adjudicate(rng, claim, payer, number * 10_000 + i) for i, claim in enumerate(claim_list)]
         remittances.append((payer, _remittance(rng, payer, facility, payments, number,
                                                start + timedelta(days=45))))
-    return Network(facilities, PAYERS, tuple(batches), tuple(remittances))
+    follow_ups = _follow_ups(rng, facilities, remittances, start + timedelta(days=50))
+    deposits = _deposits(remittances + follow_ups, start + timedelta(days=46))
+    return Network(facilities, PAYERS, tuple(batches), tuple(remittances), tuple(follow_ups), deposits)
+
+
+def _reversal(claim: ClaimPayment) -> ClaimPayment:
+    """The payer's reversal (CLP02 22) of an earlier claim payment: every amount negated."""
+    def flip(adjustments: tuple[Adjustment, ...]) -> tuple[Adjustment, ...]:
+        return tuple(adjustment._replace(amount=-adjustment.amount) for adjustment in adjustments)
+    return claim._replace(
+        status="22", charge=-claim.charge, paid=-claim.paid, patient_responsibility=-(claim.patient_responsibility
+                                                                                       or ZERO),
+        adjustments=flip(claim.adjustments),
+        service_payments=tuple(line._replace(charge=-line.charge, paid=-line.paid, adjustments=flip(line.adjustments))
+                               for line in claim.service_payments))
+
+
+def _corrected(claim: ClaimPayment, extra: Decimal) -> ClaimPayment:
+    """The claim paid again after reprocessing, ``extra`` more on its first line (less contractual)."""
+    first, *rest = claim.service_payments
+    first = first._replace(paid=first.paid + extra, adjustments=tuple(
+        adjustment._replace(amount=adjustment.amount - extra) if adjustment.group == "CO" else adjustment
+        for adjustment in first.adjustments), amounts=tuple(
+        amount._replace(value=amount.value + extra) if amount.qualifier == "B6" else amount
+        for amount in first.amounts))
+    return claim._replace(paid=claim.paid + extra, service_payments=(first, *rest))
+
+
+def _follow_ups(rng: random.Random, facilities: tuple[Facility, ...],
+                remittances: list[tuple[Payer, Remittance]], paid_on: date) -> list[tuple[Payer, Remittance]]:
+    """For the first payer's first ERA: two claims reprocessed (reversal, then the corrected payment) and one
+    payment for a claim the clinic never billed (it lands in unapplied cash)."""
+    if not remittances:
+        return []
+    payer, original = remittances[0]
+    paid = [claim for claim in original.claims if claim.status == "1"][:2]
+    claims: list[ClaimPayment] = []
+    for claim in paid:
+        claims += [_reversal(claim), _corrected(claim, Decimal(rng.choice(("4.50", "12.00", "18.25"))))]
+    stray = (paid or list(original.claims))[0]._replace(patient_control_number="PCN-UNKNOWN-0001",
+                                        payer_claim_control_number=f"{payer.payer_id}999999999")
+    claims.append(stray)
+    facility = next(f for f in facilities if f.npi == (original.payee.id if original.payee else ""))
+    follow_up = _remittance(rng, payer, facility, claims, 900, paid_on)
+    return [(payer, follow_up._replace(provider_adjustments=(), payment_amount=sum(
+        (claim.paid for claim in claims), ZERO)))]
+
+
+def _deposits(remittances: list[tuple[Payer, Remittance]], day: date) -> tuple[Deposit, ...]:
+    """The bank's view: one ACH credit per paid ERA carrying its trace (CCD+ addenda), except that one arrives
+    15.00 short (a bank fee), one without its addenda (found by amount and date), and one stray wire."""
+    deposits: list[Deposit] = []
+    paying = [remittance for _, remittance in remittances if remittance.payment_amount > 0]
+    for index, remittance in enumerate(paying):
+        amount = remittance.payment_amount
+        trace, originator = remittance.trace_number, remittance.originator_id
+        if index == 1:
+            amount -= Decimal("15.00")
+        if index == 2:
+            trace = originator = ""
+        value_date = (remittance.payment_date or day) + timedelta(days=1)
+        deposits.append(Deposit("9812345678", amount, value_date, CREDIT, "165", f"ACH{index:06d}", "",
+                                trace_number=trace, originator_id=originator, bank="021000021"))
+    deposits.append(Deposit("9812345678", Decimal("2500.00"), day - timedelta(days=20), CREDIT, "195",
+                            "WIRE000001", "", text="INCOMING WIRE UNKNOWN ORIGINATOR", bank="021000021"))
+    return tuple(deposits)

@@ -1,5 +1,5 @@
-"""Intake of inbound files (X12, BAI2, lockbox CSV): keep the raw bytes first, then read, then record the
-outcome on the document.
+"""Intake of inbound files (X12, BAI2, lockbox CSV): keep the raw bytes first, then read, then store what the
+file carries (835 remittances, 837 claims, bank deposits) and record the outcome on the document.
 
 Re-running an ingest is safe: the same bytes map to the same document, and a document that was
 already parsed is not parsed again. A failed parse keeps the document and its located errors; after
@@ -10,11 +10,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import Connection
 
 from rcmflow.adapters.store.schema import utc_now
+from rcmflow.domain.claim import ClaimBatch
 from rcmflow.domain.deposit import Deposit
 from rcmflow.domain.money import ZERO, format_amount
 from rcmflow.domain.remittance import Remittance
@@ -25,6 +26,8 @@ from rcmflow.formats.lockbox_csv import parse_lockbox_csv
 from rcmflow.formats.x12.detect import detect_type
 from rcmflow.formats.x12.parser import parse
 from rcmflow.formats.x12.summary import document_summary
+from rcmflow.services.claims import store_claims
+from rcmflow.services.deposits import store_deposits
 from rcmflow.services.documents import get_document, mark_failed, mark_parsed, store_document
 from rcmflow.services.remittances import store_remittances
 from rcmflow.services.work_items import open_item
@@ -115,34 +118,59 @@ def _bank_summary(filename: str, kind: str, deposits: Sequence[Deposit], issues:
     return summary
 
 
+class _Contents(NamedTuple):
+    """What one read of a document gives: its summary and the business records it carries."""
+
+    summary: dict[str, Any]
+    remittances: list[Remittance]
+    deposits: list[Deposit]
+    claim_batches: list[ClaimBatch]
+
+
 def summarise(filename: str, detected: str, content: bytes) -> dict[str, Any]:
     """Read a document by its detected type into its summary (with located errors and warnings)."""
-    return _read(filename, detected, content)[0]
+    return _read(filename, detected, content).summary
 
 
-def _read(filename: str, detected: str, content: bytes) -> tuple[dict[str, Any], list[Remittance]]:
-    """The summary, and the 835 remittances the document carries (read once, used for both)."""
+def _read(filename: str, detected: str, content: bytes) -> _Contents:
+    """The summary, and the 835 remittances, 837 claims or bank deposits the document carries (read once)."""
     if detected == BAI2:
         bai = parse_bai2(content)
-        return _bank_summary(filename, detected, bai.deposits, bai.issues, len(bai.accounts)), []
+        return _Contents(_bank_summary(filename, detected, bai.deposits, bai.issues, len(bai.accounts)), [],
+                         list(bai.deposits), [])
     if detected == LOCKBOX_CSV:
         lockbox = parse_lockbox_csv(content)
-        return _bank_summary(filename, detected, lockbox.deposits, lockbox.issues), []
+        return _Contents(_bank_summary(filename, detected, lockbox.deposits, lockbox.issues), [],
+                         list(lockbox.deposits), [])
     document = parse(content)
-    return document_summary(filename, document), document.of_type("835")
+    return _Contents(document_summary(filename, document), document.of_type("835"), [],
+                     document.of_type("837P") + document.of_type("837I"))
 
 
 def _parse_and_record(conn: Connection, document_id: int, content: bytes, filename: str, detected: str,
                       created: bool, actor: str, organisation_id: str) -> IngestResult:
-    summary, remittances = _read(filename, detected, content)
+    contents = _read(filename, detected, content)
+    summary = contents.summary
     if summary["errors"]:
         errors = [{**issue, "severity": "error"} for issue in summary["errors"]]
         mark_failed(conn, document_id, errors, actor=actor)
-        status = "failed"
         _open_exception(conn, document_id, detected, errors, actor)
-    else:
-        warnings = [{**issue, "severity": "warning"} for issue in summary["warnings"]]
-        status = mark_parsed(conn, document_id, summary, warnings=warnings, actor=actor)
-        # Same transaction: a document is parsed with its remittances stored, or neither.
-        store_remittances(conn, document_id, remittances, actor=actor, now=utc_now(), organisation_id=organisation_id)
+        return IngestResult(document_id, created, detected, "failed", summary)
+    # Same transaction: a document is parsed with its remittances, claims or deposits stored, or none of it.
+    now = utc_now()
+    if contents.remittances:
+        stored = store_remittances(conn, document_id, contents.remittances, actor=actor, now=now,
+                                   organisation_id=organisation_id)
+        summary["remittances"] = {"stored": len(stored.stored), "duplicate": len(stored.duplicates),
+                                  "conflict": len(stored.conflicts)}
+    if contents.claim_batches:
+        claims = store_claims(conn, document_id, contents.claim_batches, actor=actor, now=now,
+                              organisation_id=organisation_id)
+        summary["claims_stored"] = {"stored": len(claims.stored), "duplicate": claims.duplicates}
+    if contents.deposits:
+        deposits = store_deposits(conn, document_id, contents.deposits, actor=actor, now=now,
+                                  organisation_id=organisation_id)
+        summary["deposits_stored"] = {"stored": len(deposits.stored), "duplicate": deposits.duplicates}
+    warnings = [{**issue, "severity": "warning"} for issue in summary["warnings"]]
+    status = mark_parsed(conn, document_id, summary, warnings=warnings, actor=actor)
     return IngestResult(document_id, created, detected, status, summary)

@@ -524,6 +524,8 @@ claims = Table(
 Index("ix_claims_organisation_pcn", claims.c.organisation_id, claims.c.patient_control_number)
 Index("ix_claims_organisation_payer_claim_number", claims.c.organisation_id, claims.c.payer_claim_number)
 Index("ix_claims_organisation_member", claims.c.organisation_id, claims.c.member_id)
+# The fuzzy fallback looks candidates up by payer and first day of service.
+Index("ix_claims_organisation_payer_service", claims.c.organisation_id, claims.c.payer_id, claims.c.service_from)
 
 claim_lines = Table(
     "claim_lines",
@@ -564,6 +566,7 @@ remittances = Table(
     Column("payer_name", String(128), nullable=True),
     Column("payee_id", String(80), nullable=True),
     Column("trace_number", String(80), nullable=False),
+    Column("originator_id", String(80), nullable=True),  # TRN03: "1" + the payer's TIN, checked by reassociation
     Column("payment_amount", Numeric(18, 2), nullable=False),
     Column("credit_debit", String(2), nullable=False),
     Column("payment_method", String(8), nullable=False),

@@ -63,6 +63,9 @@ def upgrade() -> None:
     with op.batch_alter_table("claims", schema=None) as batch_op:
         batch_op.create_index("ix_claims_organisation_member", ["organisation_id", "member_id"], unique=False)
         batch_op.create_index(
+            "ix_claims_organisation_payer_service", ["organisation_id", "payer_id", "service_from"], unique=False
+        )
+        batch_op.create_index(
             "ix_claims_organisation_payer_claim_number", ["organisation_id", "payer_claim_number"], unique=False
         )
         batch_op.create_index("ix_claims_organisation_pcn", ["organisation_id", "patient_control_number"], unique=False)
@@ -167,6 +170,7 @@ def upgrade() -> None:
 
     with op.batch_alter_table("remittances", schema=None) as batch_op:
         batch_op.add_column(sa.Column("reconciled_amount", _MONEY, server_default="0", nullable=False))
+        batch_op.add_column(sa.Column("originator_id", sa.String(length=80), nullable=True))
         batch_op.create_index("ix_remittances_organisation_state", ["organisation_id", "state"], unique=False)
 
     with op.batch_alter_table("service_payments", schema=None) as batch_op:
@@ -185,6 +189,7 @@ def downgrade() -> None:
     with op.batch_alter_table("remittances", schema=None) as batch_op:
         batch_op.drop_index("ix_remittances_organisation_state")
         batch_op.drop_column("reconciled_amount")
+        batch_op.drop_column("originator_id")
 
     with op.batch_alter_table("claim_payments", schema=None) as batch_op:
         batch_op.drop_constraint(batch_op.f("fk_claim_payments_claim_id_claims"), type_="foreignkey")
@@ -218,5 +223,6 @@ def downgrade() -> None:
         batch_op.drop_index("ix_claims_organisation_pcn")
         batch_op.drop_index("ix_claims_organisation_payer_claim_number")
         batch_op.drop_index("ix_claims_organisation_member")
+        batch_op.drop_index("ix_claims_organisation_payer_service")
 
     op.drop_table("claims")

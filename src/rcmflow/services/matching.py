@@ -1,0 +1,186 @@
+"""Matching in the database: find the claims an 835 batch pays and the billed lines its service payments pay.
+
+Set-based: each step runs one query for the whole batch (IN-lists chunked at 5,000 values on SQLite, one array
+on PostgreSQL; row-value IN-lists chunked on both), whatever the number of payments; the rules themselves are in
+``domain.matching``. Nothing is
+written here: the posting orchestration records the matches, and sends what stays unmatched to unapplied cash.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Callable, Hashable, Iterable, Iterator, Mapping, Sequence
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import Connection, select, tuple_
+
+from rcmflow.adapters.store.schema import DEFAULT_ORGANISATION, claim_lines, claims
+from rcmflow.adapters.store.sql import SQLITE_CHUNK, in_chunks
+from rcmflow.domain.matching import (
+    METHOD_PATIENT_CONTROL_NUMBER,
+    METHOD_PAYER_CLAIM_NUMBER,
+    BilledLine,
+    ClaimKey,
+    ClaimMatch,
+    LineKey,
+    PaymentKey,
+    best_claim,
+    exact_match,
+    pair_lines,
+    scored_candidates,
+)
+
+DEFAULT_FUZZY_THRESHOLD = Decimal("0.90")
+
+_CENT = Decimal("0.01")
+_CLAIM_COLUMNS = (
+    claims.c.id, claims.c.payer_id, claims.c.patient_control_number, claims.c.payer_claim_number,
+    claims.c.member_id, claims.c.service_from, claims.c.service_to, claims.c.total_charge, claims.c.frequency,
+    claims.c.state,
+)
+# Voided claims never match (domain.matching.is_voided); leaving them out in SQL keeps the rows read small.
+_LIVE = (claims.c.state != "voided", claims.c.frequency != "8")
+
+
+def _money(value: Any) -> Decimal:
+    # SQLite returns NUMERIC as float or int: back to exact cents at the read boundary.
+    return Decimal(str(value)).quantize(_CENT)
+
+
+def _claims_where(conn: Connection, organisation_id: str, conditions: Iterable[Any]) -> list[ClaimKey]:
+    """Live claims of the organisation meeting any of ``conditions`` (one query each)."""
+    found: list[ClaimKey] = []
+    for condition in conditions:
+        rows = conn.execute(select(*_CLAIM_COLUMNS).where(
+            claims.c.organisation_id == organisation_id, condition, *_LIVE))
+        found.extend(ClaimKey(claim_id, payer_id, pcn, payer_claim_number, member_id, service_from, service_to,
+                              _money(charge), frequency, state)
+                     for claim_id, payer_id, pcn, payer_claim_number, member_id, service_from, service_to, charge,
+                     frequency, state in rows)
+    return found
+
+
+def _in(conn: Connection, column: Any, values: Iterable[Any]) -> Iterator[Any]:
+    """``column IN values`` conditions for the distinct values, chunked (none for no values)."""
+    wanted = sorted(set(values))
+    return in_chunks(conn, column, wanted) if wanted else iter(())
+
+
+def _tuples_in(columns: Sequence[Any], values: Iterable[tuple[Any, ...]]) -> Iterator[Any]:
+    """``(a, b, ...) IN values`` conditions, chunked under SQLite's bound-parameter limit on every database
+    (PostgreSQL has no array form of a row-value IN)."""
+    wanted = sorted(set(values))
+    size = SQLITE_CHUNK // len(columns)
+    for start in range(0, len(wanted), size):
+        yield tuple_(*columns).in_(wanted[start:start + size])
+
+
+def _grouped(claim_keys: Iterable[ClaimKey], key: Callable[[ClaimKey], Hashable]) -> dict[Any, list[ClaimKey]]:
+    groups: dict[Any, list[ClaimKey]] = defaultdict(list)
+    for claim in claim_keys:
+        groups[key(claim)].append(claim)
+    return groups
+
+
+def _fuzzy_candidates(conn: Connection, payments: Sequence[PaymentKey],
+                      organisation_id: str) -> dict[int, list[ClaimKey]]:
+    """Per payment, the same payer's claims worth scoring: those with the same member id, and those with the same
+    total charge starting on the same day; widened to every claim sharing a candidate's patient control number,
+    so that the domain can prefer a replacement over its original."""
+    members = _in(conn, claims.c.member_id, (p.member_id for p in payments if p.member_id))
+    by_member = _grouped(_claims_where(conn, organisation_id, members), lambda c: (c.payer_id, c.member_id))
+    # Only the same first day of service, not any overlap: a claim with other dates scores at most 0.875 and one
+    # with another charge at most 0.85 (docs/design/matching.md), and an exact (payer, day, charge) fetch reads
+    # a handful of rows where an overlap window reads every claim of those charges in the batch's dates.
+    same_day = _tuples_in((claims.c.payer_id, claims.c.service_from, claims.c.total_charge),
+                          ((p.payer_id, p.service_from, p.charge) for p in payments if p.service_from is not None))
+    by_charge = _grouped(_claims_where(conn, organisation_id, same_day),
+                         lambda c: (c.payer_id, c.service_from, c.total_charge))
+    candidates: dict[int, list[ClaimKey]] = {}
+    for payment in payments:
+        found = {claim.claim_id: claim for claim in by_member.get((payment.payer_id, payment.member_id), ())}
+        found.update((claim.claim_id, claim) for claim in by_charge.get(
+            (payment.payer_id, payment.service_from, payment.charge), ()))
+        candidates[payment.claim_payment_id] = list(found.values())
+    numbers = _in(conn, claims.c.patient_control_number,
+                  (c.patient_control_number for group in candidates.values() for c in group))
+    by_number = _grouped(_claims_where(conn, organisation_id, numbers),
+                         lambda c: (c.payer_id, c.patient_control_number))
+    return {payment_id: list({claim.claim_id: claim for c in group
+                              for claim in by_number.get((c.payer_id, c.patient_control_number), [c])}.values())
+            for payment_id, group in candidates.items()}
+
+
+def match_claim_payments(
+    conn: Connection,
+    payments: Sequence[PaymentKey],
+    *,
+    organisation_id: str = DEFAULT_ORGANISATION,
+    threshold: Decimal = DEFAULT_FUZZY_THRESHOLD,
+) -> dict[int, ClaimMatch]:
+    """The claim each payment pays: claim_payment_id -> match; a payment absent from the result is unmatched."""
+    matches: dict[int, ClaimMatch] = {}
+    if not payments:
+        return matches
+    numbers = _in(conn, claims.c.patient_control_number, (p.patient_control_number for p in payments))
+    by_pcn = _grouped(_claims_where(conn, organisation_id, numbers), lambda c: c.patient_control_number)
+    for payment in payments:
+        match = exact_match(payment, by_pcn.get(payment.patient_control_number, ()), METHOD_PATIENT_CONTROL_NUMBER)
+        if match is not None:
+            matches[payment.claim_payment_id] = match
+
+    rest = [p for p in payments if p.claim_payment_id not in matches and p.payer_claim_control_number]
+    numbers = _in(conn, claims.c.payer_claim_number, (p.payer_claim_control_number for p in rest))
+    by_number = _grouped(_claims_where(conn, organisation_id, numbers), lambda c: c.payer_claim_number)
+    for payment in rest:
+        match = exact_match(payment, by_number.get(payment.payer_claim_control_number, ()), METHOD_PAYER_CLAIM_NUMBER)
+        if match is not None:
+            matches[payment.claim_payment_id] = match
+
+    rest = [p for p in payments if p.claim_payment_id not in matches]
+    if rest:
+        candidates = _fuzzy_candidates(conn, rest, organisation_id)
+        for payment in rest:
+            match = best_claim(payment, candidates[payment.claim_payment_id], threshold=threshold)
+            if match is not None:
+                matches[payment.claim_payment_id] = match
+    return matches
+
+
+def best_candidates(
+    conn: Connection, payment: PaymentKey, *, organisation_id: str = DEFAULT_ORGANISATION, limit: int = 3,
+) -> list[ClaimMatch]:
+    """The ``limit`` best fuzzy candidates for one payment, best first: what a person resolving an unmatched
+    payment's work item looks at (below the threshold, or tied)."""
+    candidates = _fuzzy_candidates(conn, [payment], organisation_id)[payment.claim_payment_id]
+    return scored_candidates(payment, candidates)[:limit]
+
+
+def match_service_lines(
+    conn: Connection,
+    lines_by_claim: Mapping[int, Sequence[LineKey]],
+    *,
+    organisation_id: str = DEFAULT_ORGANISATION,
+) -> dict[int, int]:
+    """Pair each matched claim's paid lines with its billed lines: service_payment_id -> claim_line_id.
+
+    One claim's paid lines are paired one-to-one, so pass the lines of one payment per claim; a claim paid
+    twice in one batch (a reversal and its correction) needs a second call for the second payment.
+    """
+    if not lines_by_claim:
+        return {}
+    billed: dict[int, list[BilledLine]] = defaultdict(list)
+    columns = (claim_lines.c.claim_id, claim_lines.c.id, claim_lines.c.procedure_code, claim_lines.c.modifiers,
+               claim_lines.c.revenue_code, claim_lines.c.charge, claim_lines.c.service_date,
+               claim_lines.c.line_item_control_number)
+    for condition in in_chunks(conn, claim_lines.c.claim_id, sorted(lines_by_claim)):
+        for row in conn.execute(select(*columns).where(claim_lines.c.organisation_id == organisation_id, condition)
+                                .order_by(claim_lines.c.claim_id, claim_lines.c.line_number)):
+            billed[row.claim_id].append(BilledLine(
+                row.id, row.procedure_code, tuple(row.modifiers.split(":")) if row.modifiers else (),
+                row.revenue_code, _money(row.charge), row.service_date, row.line_item_control_number))
+    pairs: dict[int, int] = {}
+    for claim_id, paid in lines_by_claim.items():
+        pairs.update(pair_lines(paid, billed.get(claim_id, ())))
+    return pairs

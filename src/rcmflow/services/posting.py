@@ -1,0 +1,615 @@
+"""Payment posting: stored remittances become matched, posted claim payments with their journal entries.
+
+For a batch of remittances in state "received", set-based and in the caller's transaction:
+match each claim payment to its claim (then its service payments to the billed lines), compare the allowed
+amount with the payer contract, classify the payer's decision (paid, denied, reversal...), post one journal
+entry per claim payment and per PLB adjustment, move claim payments, claims and remittances through their
+state machines, and open the work items people must act on: denials, underpayments, unapplied cash,
+reversals whose original is unknown.
+
+A claim paid more than once in a batch (a reversal and its correction in one 835) is processed in rounds:
+round k takes every claim's k-th payment, so a correction always posts after the reversal before it.
+Re-running is safe: only "received" (or "unapplied") claim payments are picked up, every state move is
+guarded by the expected state, and every journal entry has an idempotency key.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import Connection, Engine, bindparam, select, update
+
+from rcmflow.adapters.store.schema import (
+    DEFAULT_ORGANISATION,
+    WORK_ITEM_ACTIVE_STATES,
+    claim_payments,
+    claims,
+    fiscal_periods,
+    journal_entries,
+    payment_adjustments,
+    provider_adjustments,
+    remittances,
+    service_payments,
+    utc_now,
+    work_items,
+)
+from rcmflow.adapters.store.sql import in_chunks
+from rcmflow.domain.carc import CARC_MEANINGS
+from rcmflow.domain.contracts import ExpectedLine, PayerContracts, actual_allowed, contract_variance, load_contracts
+from rcmflow.domain.ledger import JournalEntryDraft, period_of
+from rcmflow.domain.matching import ClaimMatch, LineKey, PaymentKey
+from rcmflow.domain.posting import (
+    Outcome,
+    PaymentFacts,
+    PlbAccounts,
+    claim_payment_entry,
+    classify,
+    load_plb_accounts,
+    provider_adjustment_entry,
+    unapplied_entry,
+)
+from rcmflow.domain.remittance import Adjustment
+from rcmflow.domain.states import CLAIM
+from rcmflow.services.claims import CLAIM_OBJECT
+from rcmflow.services.ledger import post_entries, reverse_entries
+from rcmflow.services.matching import match_claim_payments, match_service_lines
+from rcmflow.services.remittances import CLAIM_PAYMENT_OBJECT, REMITTANCE_OBJECT
+from rcmflow.services.transitions import transition_many
+from rcmflow.services.work_items import WorkItemSpec, bulk_resolve, open_items
+
+BATCH_CLAIM_PAYMENTS = 20_000  # claim payments per transaction: large enough to be set-based, small enough to retry
+ACTIVITY_MATCH = "match claim payment"
+ACTIVITY_UNAPPLIED = "hold unapplied payment"
+ACTIVITY_POST = "post claim payment"
+ACTIVITY_REVERSE = "reverse claim payment"
+ACTIVITY_MATCH_REMITTANCE = "match remittance"
+ACTIVITY_POST_REMITTANCE = "post remittance"
+ACTIVITY_ADJUDICATE = "record adjudication"
+
+
+@dataclass
+class PostingResult:
+    """What a posting run did, for summaries and the CLI."""
+
+    remittances: int = 0
+    claim_payments: int = 0
+    matched: int = 0
+    unapplied: int = 0
+    applied_later: int = 0
+    denied: int = 0
+    reversals: int = 0
+    underpayments: int = 0
+    entries: int = 0
+    work_items: int = 0
+    service_lines: int = 0
+
+    def add(self, other: PostingResult) -> None:
+        for name in self.__dataclass_fields__:
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+
+
+@dataclass(frozen=True)
+class _Payment:
+    """One claim payment as posting sees it: its stored row, adjustments and lines."""
+
+    row: Any
+    adjustments: tuple[Adjustment, ...]
+    lines: tuple[LineKey, ...]
+    payer_id: str
+    posting_date: date
+    units: dict[int, Decimal | None]  # units paid (SVC05) by service payment id, for fee schedules
+    allowed: Decimal | None  # the payer's allowed amount (sum of AMT*B6) when every line reports one
+
+    @property
+    def id(self) -> int:
+        return int(self.row.id)
+
+
+@dataclass
+class _ClaimInfo:
+    """What posting reads of a matched claim; ``state`` follows the moves this run makes."""
+
+    id: int
+    state: str
+    claim_type: str
+    facility_id: str | None
+    payer_id: str
+    payer_claim_number: str | None
+    service_from: date | None
+
+
+@dataclass
+class _Round:
+    """The drafts, moves and work items one round of posting produces before it writes them."""
+
+    drafts: list[JournalEntryDraft] = field(default_factory=list)
+    reversals: list[tuple[int, int]] = field(default_factory=list)  # (reversal claim payment, original's entry id)
+    originals_reversed: list[int] = field(default_factory=list)
+    updates: list[dict[str, Any]] = field(default_factory=list)
+    line_updates: list[dict[str, Any]] = field(default_factory=list)
+    matched: list[int] = field(default_factory=list)
+    unapplied: list[int] = field(default_factory=list)
+    claim_targets: dict[int, tuple[str, int]] = field(default_factory=dict)  # claim -> (state, claim payment)
+    specs: list[WorkItemSpec] = field(default_factory=list)
+    payer_claim_numbers: dict[int, str] = field(default_factory=dict)
+
+
+# ---- entry points ----------------------------------------------------------------------------------------
+
+def post_pending(
+    engine: Engine,
+    *,
+    actor: str = "system",
+    now: datetime | None = None,
+    organisation_id: str = DEFAULT_ORGANISATION,
+    on_batch: Callable[[PostingResult], None] | None = None,
+) -> PostingResult:
+    """Post every received remittance, batch by batch, one transaction per batch; then retry unapplied
+    payments against claims that arrived since. Safe to run again at any point (also after a crash)."""
+    now = now or utc_now()
+    contracts, plb_accounts = load_contracts(), load_plb_accounts()
+    result = PostingResult()
+    while True:
+        with engine.begin() as conn:
+            batch = _next_batch(conn, organisation_id)
+            if not batch:
+                break
+            done = post_remittances(conn, batch, actor=actor, now=now, organisation_id=organisation_id,
+                                    contracts=contracts, plb_accounts=plb_accounts)
+        result.add(done)
+        if on_batch is not None:
+            on_batch(done)
+    with engine.begin() as conn:
+        result.add(apply_unapplied(conn, actor=actor, now=now, organisation_id=organisation_id,
+                                   contracts=contracts, plb_accounts=plb_accounts))
+    return result
+
+
+def _next_batch(conn: Connection, organisation_id: str) -> list[int]:
+    """Received remittances, oldest first, up to about BATCH_CLAIM_PAYMENTS claim payments (at least one)."""
+    rows = conn.execute(select(remittances.c.id, remittances.c.claim_count).where(
+        remittances.c.organisation_id == organisation_id, remittances.c.state == "received",
+    ).order_by(remittances.c.id).limit(5_000)).all()
+    batch: list[int] = []
+    count = 0
+    for row in rows:
+        if batch and count + row.claim_count > BATCH_CLAIM_PAYMENTS:
+            break
+        batch.append(row.id)
+        count += row.claim_count
+    return batch
+
+
+def post_remittances(
+    conn: Connection,
+    remittance_ids: Sequence[int],
+    *,
+    actor: str,
+    now: datetime,
+    organisation_id: str = DEFAULT_ORGANISATION,
+    contracts: PayerContracts | None = None,
+    plb_accounts: PlbAccounts | None = None,
+) -> PostingResult:
+    """Match and post the claim payments and PLB adjustments of received remittances (caller's transaction)."""
+    contracts = contracts or load_contracts()
+    plb_accounts = plb_accounts or load_plb_accounts()
+    result = PostingResult()
+    moved = transition_many(conn, REMITTANCE_OBJECT, list(remittance_ids), "received", "matched",
+                            activity=ACTIVITY_MATCH_REMITTANCE, actor=actor, at=now).moved
+    if not moved:
+        return result
+    result.remittances = len(moved)
+    closed = _closed_periods(conn, organisation_id)
+    dates = {row.id: _posting_date(row.payment_date or row.production_date, now, closed)
+             for row in conn.execute(select(remittances.c.id, remittances.c.payer_id, remittances.c.payment_date,
+                                            remittances.c.production_date).where(remittances.c.id.in_(moved)))}
+    payments = _load_payments(conn, claim_payments.c.remittance_id, list(moved), "received", dates)
+    result.add(_post_payments(conn, payments, "received", actor=actor, now=now, organisation_id=organisation_id,
+                              contracts=contracts))
+    plb_drafts = [draft for row in conn.execute(select(provider_adjustments).where(
+        provider_adjustments.c.remittance_id.in_(moved)).order_by(provider_adjustments.c.id))
+        if (draft := provider_adjustment_entry(row.id, row.remittance_id, row.reason_code, row.amount,
+                                               row.reference, dates[row.remittance_id], plb_accounts)) is not None]
+    result.entries += sum(ref.created for ref in post_entries(conn, plb_drafts, actor=actor, now=now,
+                                                               organisation_id=organisation_id))
+    transition_many(conn, REMITTANCE_OBJECT, list(moved), "matched", "posted", activity=ACTIVITY_POST_REMITTANCE,
+                    actor=actor, at=now)
+    return result
+
+
+def apply_unapplied(
+    conn: Connection,
+    *,
+    actor: str,
+    now: datetime,
+    organisation_id: str = DEFAULT_ORGANISATION,
+    contracts: PayerContracts | None = None,
+    plb_accounts: PlbAccounts | None = None,
+) -> PostingResult:
+    """Match unapplied payments again (their claims may have arrived since); post the ones that match, after
+    reversing their unapplied-cash entry."""
+    ids = list(conn.execute(select(claim_payments.c.id).where(
+        claim_payments.c.organisation_id == organisation_id, claim_payments.c.state == "unapplied")).scalars())
+    if not ids:
+        return PostingResult()
+    closed = _closed_periods(conn, organisation_id)
+    dates = {row.id: _posting_date(row.payment_date or row.production_date, now, closed)
+             for row in conn.execute(select(remittances.c.id, remittances.c.payment_date,
+                                            remittances.c.production_date).where(
+                 remittances.c.id.in_(select(claim_payments.c.remittance_id).where(
+                     claim_payments.c.state == "unapplied", claim_payments.c.organisation_id == organisation_id))))}
+    payments = _load_payments(conn, claim_payments.c.id, ids, "unapplied", dates)
+    return _post_payments(conn, payments, "unapplied", actor=actor, now=now, organisation_id=organisation_id,
+                          contracts=contracts or load_contracts())
+
+
+# ---- loading ---------------------------------------------------------------------------------------------
+
+def _closed_periods(conn: Connection, organisation_id: str) -> set[str]:
+    return set(conn.execute(select(fiscal_periods.c.period).where(
+        fiscal_periods.c.organisation_id == organisation_id, fiscal_periods.c.state == "closed")).scalars())
+
+
+def _posting_date(day: date | None, now: datetime, closed: set[str]) -> date:
+    """The payment date (BPR16), unless its period is closed: then today, as a late posting."""
+    if day is None or period_of(day) in closed:
+        return now.date()
+    return day
+
+
+def _load_payments(conn: Connection, column: Any, keys: list[int], state: str,
+                   dates: dict[int, date]) -> list[_Payment]:
+    cp, r = claim_payments, remittances
+    rows: list[Any] = []
+    for condition in in_chunks(conn, column, keys):
+        rows.extend(conn.execute(select(cp, r.c.payer_id.label("payer_id")).join(r, r.c.id == cp.c.remittance_id)
+                                 .where(condition, cp.c.state == state)))
+    rows.sort(key=lambda row: row.id)
+    ids = [row.id for row in rows]
+    adjustments: dict[int, list[Adjustment]] = defaultdict(list)
+    lines: dict[int, list[LineKey]] = defaultdict(list)
+    units: dict[int, dict[int, Decimal | None]] = defaultdict(dict)
+    allowed: dict[int, list[Decimal | None]] = defaultdict(list)
+    for condition in in_chunks(conn, payment_adjustments.c.claim_payment_id, ids):
+        for adj in conn.execute(select(payment_adjustments.c.claim_payment_id, payment_adjustments.c.group_code,
+                                       payment_adjustments.c.reason_code, payment_adjustments.c.amount,
+                                       payment_adjustments.c.quantity).where(condition)
+                                .order_by(payment_adjustments.c.id)):
+            adjustments[adj.claim_payment_id].append(Adjustment(adj.group_code, adj.reason_code, _exact(adj.amount),
+                                                                adj.quantity))
+    sp = service_payments
+    for condition in in_chunks(conn, sp.c.claim_payment_id, ids):
+        for line in conn.execute(select(sp.c.id, sp.c.claim_payment_id, sp.c.procedure_code, sp.c.modifiers,
+                                        sp.c.revenue_code, sp.c.charge, sp.c.service_date,
+                                        sp.c.line_item_control_number, sp.c.units, sp.c.allowed).where(condition)
+                                .order_by(sp.c.id)):
+            units[line.claim_payment_id][line.id] = Decimal(str(line.units)) if line.units is not None else None
+            allowed[line.claim_payment_id].append(_exact(line.allowed) if line.allowed is not None else None)
+            lines[line.claim_payment_id].append(LineKey(
+                line.id, line.procedure_code, tuple(line.modifiers.split(":")) if line.modifiers else (),
+                line.revenue_code, _exact(line.charge), line.service_date, line.line_item_control_number))
+    return [_Payment(row, tuple(adjustments[row.id]), tuple(lines[row.id]), row.payer_id, dates[row.remittance_id],
+                     units[row.id], _all_or_none(allowed[row.id])) for row in rows]
+
+
+def _all_or_none(amounts: list[Decimal | None]) -> Decimal | None:
+    if not amounts or any(amount is None for amount in amounts):
+        return None
+    return sum((amount for amount in amounts if amount is not None), Decimal("0.00"))
+
+
+def _exact(value: Any) -> Decimal:
+    return Decimal(str(value)).quantize(Decimal("0.01"))
+
+
+# ---- posting ---------------------------------------------------------------------------------------------
+
+def _rounds(payments: Sequence[_Payment], matches: dict[int, ClaimMatch]) -> list[list[_Payment]]:
+    """Round k holds every claim's k-th payment (unmatched payments all go in the first round)."""
+    seen: dict[int, int] = defaultdict(int)
+    rounds: list[list[_Payment]] = []
+    for payment in payments:
+        match = matches.get(payment.id)
+        k = 0
+        if match is not None:
+            k = seen[match.claim_id]
+            seen[match.claim_id] += 1
+        while len(rounds) <= k:
+            rounds.append([])
+        rounds[k].append(payment)
+    return rounds
+
+
+def _post_payments(conn: Connection, payments: list[_Payment], from_state: str, *, actor: str, now: datetime,
+                   organisation_id: str, contracts: PayerContracts) -> PostingResult:
+    result = PostingResult()
+    if not payments:
+        return result
+    matches = match_claim_payments(conn, [PaymentKey(
+        p.id, p.payer_id, p.row.patient_control_number, p.row.payer_claim_control_number, p.row.member_id,
+        p.row.service_from, p.row.service_to, _exact(p.row.charge)) for p in payments],
+        organisation_id=organisation_id)
+    if from_state == "unapplied":
+        payments = [p for p in payments if p.id in matches]  # still no claim: they stay unapplied
+        if not payments:
+            return result
+    claim_info = _claims(conn, sorted({m.claim_id for m in matches.values()}))
+    for round_payments in _rounds(payments, matches):
+        done = _post_round(conn, round_payments, matches, claim_info, from_state, actor=actor, now=now,
+                           organisation_id=organisation_id, contracts=contracts)
+        result.add(done)
+    if from_state == "unapplied":
+        result.applied_later = result.matched
+    return result
+
+
+def _claims(conn: Connection, ids: list[int]) -> dict[int, _ClaimInfo]:
+    found: dict[int, _ClaimInfo] = {}
+    for condition in in_chunks(conn, claims.c.id, ids):
+        found.update((row.id, _ClaimInfo(**row._mapping)) for row in conn.execute(select(
+            claims.c.id, claims.c.state, claims.c.claim_type, claims.c.facility_id, claims.c.payer_id,
+            claims.c.payer_claim_number, claims.c.service_from).where(condition)))
+    return found
+
+
+def _post_round(conn: Connection, payments: list[_Payment], matches: dict[int, ClaimMatch],
+                claim_info: dict[int, _ClaimInfo], from_state: str, *, actor: str, now: datetime, organisation_id: str,
+                contracts: PayerContracts) -> PostingResult:
+    result = PostingResult(claim_payments=len(payments))
+    work = _Round()
+    matched = [p for p in payments if p.id in matches]
+    pairs = match_service_lines(conn, {matches[p.id].claim_id: p.lines for p in matched},
+                                organisation_id=organisation_id) if matched else {}
+    originals = _originals(conn, [p for p in matched if p.row.status == "22"], matches)
+    for payment in payments:
+        row = payment.row
+        match = matches.get(payment.id)
+        facts = PaymentFacts(payment.id, row.remittance_id, payment.payer_id, row.status, row.patient_control_number,
+                             _exact(row.charge), _exact(row.paid), payment.adjustments, payment.posting_date,
+                             row.crossover_payer, match.claim_id if match else None)
+        result.service_lines += len(payment.lines)
+        if match is None:
+            _hold_unapplied(work, payment, facts, organisation_id)
+            continue
+        outcome = classify(facts)
+        claim = claim_info[match.claim_id]
+        update_row = {"b_id": payment.id, "b_claim_id": match.claim_id, "b_method": match.method,
+                      "b_confidence": match.confidence, "b_expected": None, "b_variance": None, "b_posted_at": now}
+        work.matched.append(payment.id)
+        if row.payer_claim_control_number and not claim.payer_claim_number:
+            work.payer_claim_numbers[match.claim_id] = row.payer_claim_control_number
+        if from_state == "unapplied":
+            entry = _entry_id(conn, organisation_id, f"unapplied:{payment.id}")
+            if entry is not None:
+                work.reversals.append((payment.id, entry))
+        if outcome.kind == "reversal":
+            result.reversals += 1
+            original = originals.get(payment.id)
+            if original is not None:
+                work.reversals.append((payment.id, original[1]))
+                work.originals_reversed.append(original[0])
+            else:
+                if (draft := claim_payment_entry(facts, outcome)) is not None:
+                    work.drafts.append(draft)
+                work.specs.append(_spec(payment, organisation_id, "posting_exceptions", "reversal without original",
+                                        row.patient_control_number, claim, f"Reversal of {row.patient_control_number}"
+                                        " from payer " + payment.payer_id + " matches no posted payment", {}))
+        else:
+            if (draft := claim_payment_entry(facts, outcome)) is not None:
+                work.drafts.append(draft)
+            variance = _variance(contracts, payment, claim, outcome)
+            if variance is not None:
+                update_row["b_expected"], update_row["b_variance"] = variance.expected_allowed, variance.difference
+                if variance.is_underpayment():
+                    result.underpayments += 1
+                    work.specs.append(_spec(payment, organisation_id, "underpayments", "underpayment", None, claim,
+                                            f"Claim {row.patient_control_number} underpaid by "
+                                            f"{variance.difference} against contract",
+                                            {"expected_allowed": str(variance.expected_allowed),
+                                             "actual_allowed": str(variance.actual_allowed),
+                                             "difference": str(variance.difference),
+                                             "rule_version": contracts.rule_version()}))
+            if outcome.denial_category is not None:
+                result.denied += outcome.kind == "denied"
+                work.specs.append(_denial_spec(payment, organisation_id, claim, outcome))
+        work.updates.append(update_row)
+        if outcome.claim_state is not None:
+            work.claim_targets[match.claim_id] = (outcome.claim_state, payment.id)
+    work.line_updates = [{"b_id": line_id, "b_line": claim_line} for line_id, claim_line in pairs.items()]
+    result.matched = len(work.matched)
+    result.unapplied = len(work.unapplied)
+    result.entries, result.work_items = _write_round(conn, work, from_state, claim_info, actor=actor, now=now,
+                                                     organisation_id=organisation_id)
+    return result
+
+
+def _hold_unapplied(work: _Round, payment: _Payment, facts: PaymentFacts, organisation_id: str) -> None:
+    row = payment.row
+    work.unapplied.append(payment.id)
+    if (draft := unapplied_entry(payment.id, facts.paid, payment.posting_date, payment.payer_id,
+                                 row.patient_control_number)) is not None:
+        work.drafts.append(draft)
+    work.specs.append(WorkItemSpec(
+        queue="unapplied_cash", item_type="unmatched claim payment", object_type=CLAIM_PAYMENT_OBJECT,
+        object_id=str(payment.id), title=f"Payment {facts.paid} for {row.patient_control_number} from payer "
+                                         f"{payment.payer_id} matches no claim",
+        exception_code="no_claim", organisation_id=organisation_id, payer_id=payment.payer_id,
+        links=((REMITTANCE_OBJECT, str(row.remittance_id)),),
+        details={"patient_control_number": row.patient_control_number, "paid": str(facts.paid),
+                 "payer_claim_control_number": row.payer_claim_control_number},
+    ))
+
+
+def _spec(payment: _Payment, organisation_id: str, queue: str, item_type: str, code: str | None, claim: Any,
+          title: str, details: dict[str, Any]) -> WorkItemSpec:
+    return WorkItemSpec(
+        queue=queue, item_type=item_type, object_type=CLAIM_OBJECT, object_id=str(claim.id), title=title,
+        exception_code=code, organisation_id=organisation_id, facility_id=claim.facility_id, payer_id=claim.payer_id,
+        links=((CLAIM_PAYMENT_OBJECT, str(payment.id)), (REMITTANCE_OBJECT, str(payment.row.remittance_id))),
+        details={"claim_payment_id": payment.id, **details},
+    )
+
+
+def _denial_spec(payment: _Payment, organisation_id: str, claim: Any, outcome: Outcome) -> WorkItemSpec:
+    reasons = outcome.denial_reasons
+    rarc = [remark["code"] for remark in payment.row.remarks or ()]
+    title = (f"Claim {payment.row.patient_control_number} {'denied' if outcome.kind == 'denied' else 'partly denied'}"
+             f": CARC {', '.join(reasons)} ({outcome.denial_category})")
+    return _spec(payment, organisation_id, "denials", "denial", reasons[0], claim, title, {
+        "carc": list(reasons), "carc_meanings": {code: CARC_MEANINGS.get(code, "") for code in reasons},
+        "category": outcome.denial_category, "rarc": rarc, "denied_amount": str(outcome.denied),
+    })
+
+
+def _variance(contracts: PayerContracts, payment: _Payment, claim: Any, outcome: Outcome) -> Any:
+    """The contract variance of a paid claim (denials are the denial queue's, not the contract's)."""
+    if outcome.kind != "paid":
+        return None
+    lines = [ExpectedLine(line.procedure_code, line.modifiers, line.revenue_code, line.charge,
+                          payment.units.get(line.service_payment_id)) for line in payment.lines]
+    if not lines:
+        return None
+    allowed = payment.allowed
+    if allowed is None:
+        # Allowed = charge - contractual reductions; sequestration (CO-253) cuts the payment, not the allowed.
+        contractual = sum((adj.amount for adj in payment.adjustments if adj.group == "CO" and adj.reason != "253"),
+                          Decimal(0))
+        allowed = actual_allowed(_exact(payment.row.charge), contractual)
+    return contract_variance(contracts, payer_id=payment.payer_id, claim_type=claim.claim_type,
+                             service_date=payment.row.service_from or claim.service_from, lines=lines,
+                             actual_allowed=allowed)
+
+
+def _entry_id(conn: Connection, organisation_id: str, key: str) -> int | None:
+    return conn.execute(select(journal_entries.c.id).where(
+        journal_entries.c.organisation_id == organisation_id, journal_entries.c.idempotency_key == key,
+    )).scalar_one_or_none()
+
+
+def _originals(conn: Connection, reversals: list[_Payment],
+               matches: dict[int, ClaimMatch]) -> dict[int, tuple[int, int]]:
+    """For each reversal, the posted payment it reverses (same claim, not itself a reversal, latest first,
+    the same payer claim number when the reversal carries one) and that payment's journal entry."""
+    if not reversals:
+        return {}
+    claim_ids = sorted({matches[p.id].claim_id for p in reversals})
+    candidates: dict[int, list[Any]] = defaultdict(list)
+    cp = claim_payments
+    for condition in in_chunks(conn, cp.c.claim_id, claim_ids):
+        for row in conn.execute(select(cp.c.id, cp.c.claim_id, cp.c.payer_claim_control_number, cp.c.organisation_id)
+                                .where(condition, cp.c.state == "posted", cp.c.status != "22")
+                                .order_by(cp.c.id.desc())):
+            candidates[row.claim_id].append(row)
+    entries: dict[str, int] = {}
+    keys = [f"claim-payment:{row.id}" for rows in candidates.values() for row in rows]
+    for condition in in_chunks(conn, journal_entries.c.idempotency_key, keys):
+        entries.update(conn.execute(select(journal_entries.c.idempotency_key, journal_entries.c.id).where(
+            condition)).all())
+    found: dict[int, tuple[int, int]] = {}
+    used: set[int] = set()
+    for payment in reversals:
+        for row in candidates[matches[payment.id].claim_id]:
+            entry = entries.get(f"claim-payment:{row.id}")
+            if row.id in used or row.id >= payment.id or entry is None:
+                continue
+            number = payment.row.payer_claim_control_number
+            if number and row.payer_claim_control_number and number != row.payer_claim_control_number:
+                continue
+            found[payment.id] = (row.id, entry)
+            used.add(row.id)
+            break
+    return found
+
+
+# ---- writing ---------------------------------------------------------------------------------------------
+
+def _write_round(conn: Connection, work: _Round, from_state: str, claim_info: dict[int, _ClaimInfo], *, actor: str,
+                 now: datetime, organisation_id: str) -> tuple[int, int]:
+    """Write one round: entries, reversals, payment rows and states, claim states, work items."""
+    entries = sum(ref.created for ref in post_entries(conn, work.drafts, actor=actor, now=now,
+                                                       organisation_id=organisation_id))
+    if work.reversals:
+        entries += len(reverse_entries(conn, [entry for _, entry in work.reversals],
+                                       reason="payer reversal (CLP02 22) or unapplied payment applied", actor=actor,
+                                       now=now, organisation_id=organisation_id))
+    if work.originals_reversed:
+        transition_many(conn, CLAIM_PAYMENT_OBJECT, work.originals_reversed, "posted", "reversed",
+                        activity=ACTIVITY_REVERSE, actor=actor, at=now)
+    if work.updates:
+        conn.execute(update(claim_payments).where(claim_payments.c.id == bindparam("b_id")).values(
+            claim_id=bindparam("b_claim_id"), match_method=bindparam("b_method"),
+            match_confidence=bindparam("b_confidence"), expected_allowed=bindparam("b_expected"),
+            variance=bindparam("b_variance"), posted_at=bindparam("b_posted_at")), work.updates)
+    if work.line_updates:
+        conn.execute(update(service_payments).where(service_payments.c.id == bindparam("b_id")).values(
+            claim_line_id=bindparam("b_line")), work.line_updates)
+    if work.payer_claim_numbers:
+        conn.execute(update(claims).where(claims.c.id == bindparam("b_id"), claims.c.payer_claim_number.is_(None))
+                     .values(payer_claim_number=bindparam("b_number")),
+                     [{"b_id": claim_id, "b_number": number[:50]}
+                      for claim_id, number in work.payer_claim_numbers.items()])
+    if work.unapplied and from_state == "received":
+        transition_many(conn, CLAIM_PAYMENT_OBJECT, work.unapplied, "received", "unapplied",
+                        activity=ACTIVITY_UNAPPLIED, actor=actor, at=now)
+    if work.matched:
+        transition_many(conn, CLAIM_PAYMENT_OBJECT, work.matched, from_state, "matched", activity=ACTIVITY_MATCH,
+                        actor=actor, at=now)
+        transition_many(conn, CLAIM_PAYMENT_OBJECT, work.matched, "matched", "posted", activity=ACTIVITY_POST,
+                        actor=actor, at=now)
+    _move_claims(conn, work.claim_targets, claim_info, actor=actor, now=now)
+    if from_state == "unapplied" and work.matched:
+        _resolve_unapplied_items(conn, work.matched, actor=actor, now=now)
+    opened = open_items(conn, work.specs, actor=actor, now=now) if work.specs else []
+    return entries, sum(ref.created for ref in opened)
+
+
+def _resolve_unapplied_items(conn: Connection, payment_ids: list[int], *, actor: str, now: datetime) -> None:
+    """The unapplied-cash items of payments that found their claim are done: resolve them."""
+    ids: list[int] = []
+    for condition in in_chunks(conn, work_items.c.object_id, [str(i) for i in payment_ids]):
+        ids.extend(conn.execute(select(work_items.c.id).where(
+            condition, work_items.c.object_type == CLAIM_PAYMENT_OBJECT, work_items.c.queue == "unapplied_cash",
+            work_items.c.state.in_(WORK_ITEM_ACTIVE_STATES))).scalars())
+    if ids:
+        bulk_resolve(conn, ids, "matched", actor=actor, now=now,
+                     note="The payment matched a claim that arrived later and was posted to it.")
+
+
+def _path(current: str, target: str) -> list[str]:
+    """The states a claim passes through from ``current`` to ``target`` (directly, or through
+    "adjudicated" when a payment reopens a settled claim); [] when no declared path exists."""
+    if current == target:
+        return []
+    if CLAIM.allows(current, target):
+        return [target]
+    if CLAIM.allows(current, "adjudicated") and CLAIM.allows("adjudicated", target):
+        return ["adjudicated", target]
+    return []
+
+
+def _move_claims(conn: Connection, targets: dict[int, tuple[str, int]], claim_info: dict[int, _ClaimInfo], *,
+                 actor: str, now: datetime) -> None:
+    """Move each claim to its new state, grouped by (from, to) so each group is one bulk transition."""
+    steps: dict[tuple[str, str], list[int]] = defaultdict(list)
+    pending: dict[int, list[str]] = {}
+    for claim_id, (target, _) in targets.items():
+        current = claim_info[claim_id].state
+        path = _path(current, target)
+        if path:
+            pending[claim_id] = [current, *path]
+    while pending:
+        steps.clear()
+        for claim_id, path in pending.items():
+            steps[(path[0], path[1])].append(claim_id)
+        for (from_state, to_state), ids in steps.items():
+            transition_many(conn, CLAIM_OBJECT, ids, from_state, to_state, activity=ACTIVITY_ADJUDICATE,
+                            actor=actor, at=now)
+        pending = {claim_id: path[1:] for claim_id, path in pending.items() if len(path) > 2}
+    for claim_id, (target, _) in targets.items():
+        if _path(claim_info[claim_id].state, target):
+            claim_info[claim_id].state = target

@@ -1,0 +1,39 @@
+"""Process what intake stored: post pending remittances, retry unapplied cash, reconcile deposits.
+
+Each step commits in its own transactions and picks up only what is still pending, so a run killed at any
+point and started again ends in the state an uninterrupted run reaches.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import Engine
+
+from rcmflow.adapters.store.schema import DEFAULT_ORGANISATION, utc_now
+from rcmflow.services.posting import PostingResult, post_pending
+from rcmflow.services.reconciliation import ReconciliationResult, reconcile
+
+
+@dataclass(frozen=True)
+class ProcessingResult:
+    posting: PostingResult
+    reconciliation: ReconciliationResult
+
+
+def process_pending(
+    engine: Engine,
+    *,
+    actor: str = "system",
+    now: datetime | None = None,
+    organisation_id: str = DEFAULT_ORGANISATION,
+    on_batch: Callable[[PostingResult], None] | None = None,
+) -> ProcessingResult:
+    """Post, apply and reconcile everything pending for one organisation."""
+    now = now or utc_now()
+    posting = post_pending(engine, actor=actor, now=now, organisation_id=organisation_id, on_batch=on_batch)
+    with engine.begin() as conn:
+        reconciliation = reconcile(conn, actor=actor, now=now, organisation_id=organisation_id)
+    return ProcessingResult(posting, reconciliation)
