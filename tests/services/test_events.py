@@ -106,15 +106,15 @@ def test_ten_thousand_events_are_one_bulk_operation(engine: Engine, database_bac
     ]
     statements: list[str] = []
 
-    def record(_conn: object, clauseelement: Any, *_args: object) -> None:
-        statements.append(str(clauseelement).split("(")[0].strip())
+    def record(_conn: object, _cursor: object, statement: str, *_args: object) -> None:
+        statements.append(statement.split("(")[0].strip())
 
     with engine.begin() as conn:
-        event.listen(conn, "before_execute", record)
+        event.listen(conn, "before_cursor_execute", record)
         try:
             assert append_events(conn, events) == 10_000
         finally:
-            event.remove(conn, "before_execute", record)
+            event.remove(conn, "before_cursor_execute", record)
         assert conn.execute(select(func.count()).select_from(event_log)).scalar_one() == 10_000
 
     # One executemany INSERT; on PostgreSQL one COPY, which bypasses SQLAlchemy's execute entirely.

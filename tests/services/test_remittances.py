@@ -192,15 +192,15 @@ def test_a_twenty_thousand_claim_remittance_is_a_handful_of_statements(engine: E
         pattern[i % len(pattern)]._replace(patient_control_number=f"PCN{i:07d}") for i in range(claims)))
     statements: list[str] = []
 
-    def record(_conn: object, clauseelement: Any, *_args: object) -> None:
-        statements.append(str(clauseelement).split("(")[0].strip())
+    def record(_conn: object, _cursor: object, statement: str, *_args: object) -> None:
+        statements.append(statement.split("(")[0].split(" RETURNING")[0].strip())
 
     with engine.begin() as conn:
-        event.listen(conn, "before_execute", record)
+        event.listen(conn, "before_cursor_execute", record)
         try:
             result = store_remittances(conn, None, [big], actor="job:intake", now=NOW)
         finally:
-            event.remove(conn, "before_execute", record)
+            event.remove(conn, "before_cursor_execute", record)
         counts = _counts(conn)
         last_claim = conn.execute(select(claim_payments).order_by(claim_payments.c.id.desc()).limit(1)).one()
         line_sum = conn.execute(select(func.count()).select_from(service_payments)
@@ -212,12 +212,13 @@ def test_a_twenty_thousand_claim_remittance_is_a_handful_of_statements(engine: E
     # Ids map back to the right claims: the last row is the last claim, with its own lines.
     assert last_claim.patient_control_number == big.claims[-1].patient_control_number
     assert line_sum == len(big.claims[-1].service_payments)
-    # SQLite: one INSERT per table. PostgreSQL: the remittance INSERT, one id allocation each for claim and
-    # service payments, and everything else streamed by COPY (which bypasses SQLAlchemy's execute).
+    # SQLite: one INSERT per table, and for tables whose ids the children need, the first row alone first (its id
+    # fixes the rest). PostgreSQL: the remittance INSERT, one id allocation each for claim and service payments,
+    # and everything else streamed by COPY (which bypasses SQLAlchemy's execute).
     if database_backend == "postgresql":
         assert statements == ["INSERT INTO remittances", "SELECT nextval", "SELECT nextval"]
     else:
-        tables = ["remittances", "provider_adjustments", "claim_payments", "service_payments", "payment_adjustments",
-                  "event_log"]
+        tables = ["remittances", "provider_adjustments", "claim_payments", "claim_payments", "service_payments",
+                  "service_payments", "payment_adjustments", "event_log"]
         assert statements == [f"INSERT INTO {name}" for name in tables
                               if name != "provider_adjustments" or big.provider_adjustments]

@@ -14,6 +14,7 @@ from typing import Any
 from sqlalchemy import Connection, select
 
 from rcmflow.adapters.store.schema import DEFAULT_ORGANISATION, event_log, utc_now
+from rcmflow.adapters.store.sql import bulk_insert
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,14 +66,6 @@ def _row(event: Event, now: datetime) -> dict[str, Any]:
     }
 
 
-# Above this many rows, PostgreSQL gets the events through COPY: an INSERT's parameters are parsed and
-# planned per page of rows, COPY streams them, and volume paths log thousands of events at a time.
-COPY_THRESHOLD = 500
-_COPY_COLUMNS = ("organisation_id", "facility_id", "payer_id", "department_id", "object_type", "object_id",
-                 "from_state", "to_state", "activity", "actor", "occurred_at", "reason", "rule_version",
-                 "attributes")
-
-
 def append_events(conn: Connection, events: Sequence[Event]) -> int:
     """Append ``events`` in one bulk operation within the caller's transaction; return how many."""
     if not events:
@@ -80,28 +73,8 @@ def append_events(conn: Connection, events: Sequence[Event]) -> int:
     # One timestamp for the batch: events recorded together share their "now".
     now = utc_now()
     rows = [_row(event, now) for event in events]
-    if conn.dialect.name == "postgresql" and conn.dialect.driver == "psycopg" and len(rows) > COPY_THRESHOLD:
-        _copy_rows(conn, rows)
-    else:
-        conn.execute(event_log.insert(), rows)
+    bulk_insert(conn, event_log, rows)  # COPY on PostgreSQL, one executemany on SQLite
     return len(rows)
-
-
-def _copy_rows(conn: Connection, rows: list[dict[str, Any]]) -> None:
-    """COPY the rows into event_log on the connection's own transaction (psycopg 3)."""
-    from psycopg.types.json import Jsonb  # only imported where PostgreSQL is in use
-
-    table = conn.dialect.identifier_preparer.format_table(event_log)
-    columns = ", ".join(_COPY_COLUMNS)
-    cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
-    try:
-        with cursor.copy(f"COPY {table} ({columns}) FROM STDIN") as copy:
-            for row in rows:
-                attributes = row["attributes"]
-                copy.write_row([*(row[name] for name in _COPY_COLUMNS[:-1]),
-                                Jsonb(attributes) if attributes is not None else None])
-    finally:
-        cursor.close()
 
 
 def events_for(

@@ -35,7 +35,7 @@ from rcmflow.adapters.store.schema import (
     ledger_accounts,
     ledger_journals,
 )
-from rcmflow.adapters.store.sql import in_chunks, insert_ignoring_conflicts
+from rcmflow.adapters.store.sql import bulk_insert, in_chunks, insert_ignoring_conflicts
 from rcmflow.domain.ledger import (
     AlreadyReversedError,
     Chart,
@@ -57,7 +57,6 @@ CSV_COLUMNS: tuple[str, ...] = (
     "entry_id", "posting_date", "period", "journal", "line_no", "account_number", "account_name", "debit",
     "credit", "description", "memo", "source_type", "source_id", "idempotency_key", "reversal_of")
 
-COPY_THRESHOLD = 500  # above this many lines, PostgreSQL gets them through COPY (as services/events.py does)
 
 
 @dataclass(frozen=True, slots=True)
@@ -193,7 +192,7 @@ def post_entries(
                   "account_id": accounts[line.account], "debit": line.debit, "credit": line.credit,
                   "memo": line.memo[:300] if line.memo else None}
                  for e in new if e.idempotency_key in created for number, line in enumerate(e.lines, start=1)]
-        _insert_lines(conn, lines)
+        bulk_insert(conn, journal_lines, lines)  # COPY on PostgreSQL, one executemany on SQLite
         lost = [e.idempotency_key for e in new if e.idempotency_key not in created]
         posted.update(_posted_ids(conn, organisation_id, lost))
     refs: list[PostedRef] = []
@@ -206,23 +205,6 @@ def post_entries(
             refs.append(PostedRef(created.get(key) or posted[key], key, False))
         seen.add(key)
     return refs
-
-
-def _insert_lines(conn: Connection, rows: list[dict[str, Any]]) -> None:
-    if not rows:
-        return
-    if conn.dialect.name == "postgresql" and conn.dialect.driver == "psycopg" and len(rows) > COPY_THRESHOLD:
-        columns = ("organisation_id", "entry_id", "line_no", "account_id", "debit", "credit", "memo")
-        table = conn.dialect.identifier_preparer.format_table(journal_lines)
-        cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
-        try:
-            with cursor.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy:
-                for row in rows:
-                    copy.write_row([row[name] for name in columns])
-        finally:
-            cursor.close()
-    else:
-        conn.execute(journal_lines.insert(), rows)
 
 
 # ---- reversal --------------------------------------------------------------------------------------

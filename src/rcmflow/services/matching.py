@@ -13,7 +13,7 @@ from collections.abc import Callable, Hashable, Iterable, Iterator, Mapping, Seq
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Connection, select, tuple_
+from sqlalchemy import Connection, func, select, tuple_
 
 from rcmflow.adapters.store.schema import DEFAULT_ORGANISATION, claim_lines, claims
 from rcmflow.adapters.store.sql import SQLITE_CHUNK, in_chunks
@@ -32,6 +32,10 @@ from rcmflow.domain.matching import (
 )
 
 DEFAULT_FUZZY_THRESHOLD = Decimal("0.90")
+# A clinic bills many identical visits a day: beyond this many claims sharing a payer, first day and charge,
+# date and charge cannot single one out, and scoring them all (for every unmatched payment, on every retry
+# of unapplied cash) would cost more than it could find. Member-id candidates are still scored.
+MAX_SAME_DAY_CANDIDATES = 50
 
 _CENT = Decimal("0.01")
 _CLAIM_COLUMNS = (
@@ -93,15 +97,21 @@ def _fuzzy_candidates(conn: Connection, payments: Sequence[PaymentKey],
     # Only the same first day of service, not any overlap: a claim with other dates scores at most 0.875 and one
     # with another charge at most 0.85 (docs/design/matching.md), and an exact (payer, day, charge) fetch reads
     # a handful of rows where an overlap window reads every claim of those charges in the batch's dates.
-    same_day = _tuples_in((claims.c.payer_id, claims.c.service_from, claims.c.total_charge),
-                          ((p.payer_id, p.service_from, p.charge) for p in payments if p.service_from is not None))
-    by_charge = _grouped(_claims_where(conn, organisation_id, same_day),
+    day_columns = (claims.c.payer_id, claims.c.service_from, claims.c.total_charge)
+    wanted = {(p.payer_id, p.service_from, p.charge) for p in payments if p.service_from is not None}
+    small: list[tuple[Any, ...]] = []
+    for condition in _tuples_in(day_columns, wanted):  # count first: large groups are not worth reading
+        small.extend((payer, day, _money(charge)) for payer, day, charge, _ in conn.execute(
+            select(*day_columns, func.count()).where(claims.c.organisation_id == organisation_id, condition, *_LIVE)
+            .group_by(*day_columns).having(func.count() <= MAX_SAME_DAY_CANDIDATES)))
+    by_charge = _grouped(_claims_where(conn, organisation_id, _tuples_in(day_columns, small)),
                          lambda c: (c.payer_id, c.service_from, c.total_charge))
     candidates: dict[int, list[ClaimKey]] = {}
     for payment in payments:
         found = {claim.claim_id: claim for claim in by_member.get((payment.payer_id, payment.member_id), ())}
-        found.update((claim.claim_id, claim) for claim in by_charge.get(
-            (payment.payer_id, payment.service_from, payment.charge), ()))
+        same_day_claims = by_charge.get((payment.payer_id, payment.service_from, payment.charge), ())
+        if len(same_day_claims) <= MAX_SAME_DAY_CANDIDATES:
+            found.update((claim.claim_id, claim) for claim in same_day_claims)
         candidates[payment.claim_payment_id] = list(found.values())
     numbers = _in(conn, claims.c.patient_control_number,
                   (c.patient_control_number for group in candidates.values() for c in group))

@@ -15,6 +15,7 @@ guarded by the expected state, and every journal entry has an idempotency key.
 
 from __future__ import annotations
 
+import time
 from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -38,7 +39,7 @@ from rcmflow.adapters.store.schema import (
     utc_now,
     work_items,
 )
-from rcmflow.adapters.store.sql import in_chunks
+from rcmflow.adapters.store.sql import bulk_update, in_chunks
 from rcmflow.domain.carc import CARC_MEANINGS
 from rcmflow.domain.contracts import ExpectedLine, PayerContracts, actual_allowed, contract_variance, load_contracts
 from rcmflow.domain.ledger import JournalEntryDraft, period_of
@@ -70,6 +71,7 @@ ACTIVITY_REVERSE = "reverse claim payment"
 ACTIVITY_MATCH_REMITTANCE = "match remittance"
 ACTIVITY_POST_REMITTANCE = "post remittance"
 ACTIVITY_ADJUDICATE = "record adjudication"
+_PAYMENT_COLUMNS = ("claim_id", "match_method", "match_confidence", "expected_allowed", "variance", "posted_at")
 
 
 @dataclass
@@ -87,10 +89,22 @@ class PostingResult:
     entries: int = 0
     work_items: int = 0
     service_lines: int = 0
+    # Seconds per stage (load, match, rules, journal, states): where a run's time goes, for benchmarks and logs.
+    timings: dict[str, float] = field(default_factory=dict)
 
     def add(self, other: PostingResult) -> None:
         for name in self.__dataclass_fields__:
-            setattr(self, name, getattr(self, name) + getattr(other, name))
+            if name == "timings":
+                for stage, seconds in other.timings.items():
+                    self.timings[stage] = self.timings.get(stage, 0.0) + seconds
+            else:
+                setattr(self, name, getattr(self, name) + getattr(other, name))
+
+    def timed(self, stage: str, started: float) -> float:
+        """Add the time since ``started`` to ``stage``; return now (the next stage's start)."""
+        now = time.perf_counter()
+        self.timings[stage] = self.timings.get(stage, 0.0) + now - started
+        return now
 
 
 @dataclass(frozen=True)
@@ -130,8 +144,8 @@ class _Round:
     drafts: list[JournalEntryDraft] = field(default_factory=list)
     reversals: list[tuple[int, int]] = field(default_factory=list)  # (reversal claim payment, original's entry id)
     originals_reversed: list[int] = field(default_factory=list)
-    updates: list[dict[str, Any]] = field(default_factory=list)
-    line_updates: list[dict[str, Any]] = field(default_factory=list)
+    updates: list[list[Any]] = field(default_factory=list)  # _PAYMENT_COLUMNS values, then the id
+    line_updates: list[tuple[int, int]] = field(default_factory=list)  # (claim line id, service payment id)
     matched: list[int] = field(default_factory=list)
     unapplied: list[int] = field(default_factory=list)
     claim_targets: dict[int, tuple[str, int]] = field(default_factory=dict)  # claim -> (state, claim payment)
@@ -204,13 +218,16 @@ def post_remittances(
     if not moved:
         return result
     result.remittances = len(moved)
+    started = time.perf_counter()
     closed = _closed_periods(conn, organisation_id)
     dates = {row.id: _posting_date(row.payment_date or row.production_date, now, closed)
              for row in conn.execute(select(remittances.c.id, remittances.c.payer_id, remittances.c.payment_date,
                                             remittances.c.production_date).where(remittances.c.id.in_(moved)))}
     payments = _load_payments(conn, claim_payments.c.remittance_id, list(moved), "received", dates)
+    result.timed("load", started)
     result.add(_post_payments(conn, payments, "received", actor=actor, now=now, organisation_id=organisation_id,
                               contracts=contracts))
+    started = time.perf_counter()
     plb_drafts = [draft for row in conn.execute(select(provider_adjustments).where(
         provider_adjustments.c.remittance_id.in_(moved)).order_by(provider_adjustments.c.id))
         if (draft := provider_adjustment_entry(row.id, row.remittance_id, row.reason_code, row.amount,
@@ -219,6 +236,7 @@ def post_remittances(
                                                                organisation_id=organisation_id))
     transition_many(conn, REMITTANCE_OBJECT, list(moved), "matched", "posted", activity=ACTIVITY_POST_REMITTANCE,
                     actor=actor, at=now)
+    result.timed("journal", started)
     return result
 
 
@@ -330,6 +348,7 @@ def _post_payments(conn: Connection, payments: list[_Payment], from_state: str, 
     result = PostingResult()
     if not payments:
         return result
+    started = time.perf_counter()
     matches = match_claim_payments(conn, [PaymentKey(
         p.id, p.payer_id, p.row.patient_control_number, p.row.payer_claim_control_number, p.row.member_id,
         p.row.service_from, p.row.service_to, _exact(p.row.charge)) for p in payments],
@@ -339,6 +358,7 @@ def _post_payments(conn: Connection, payments: list[_Payment], from_state: str, 
         if not payments:
             return result
     claim_info = _claims(conn, sorted({m.claim_id for m in matches.values()}))
+    result.timed("match", started)
     for round_payments in _rounds(payments, matches):
         done = _post_round(conn, round_payments, matches, claim_info, from_state, actor=actor, now=now,
                            organisation_id=organisation_id, contracts=contracts)
@@ -363,8 +383,10 @@ def _post_round(conn: Connection, payments: list[_Payment], matches: dict[int, C
     result = PostingResult(claim_payments=len(payments))
     work = _Round()
     matched = [p for p in payments if p.id in matches]
+    started = time.perf_counter()
     pairs = match_service_lines(conn, {matches[p.id].claim_id: p.lines for p in matched},
                                 organisation_id=organisation_id) if matched else {}
+    started = result.timed("match", started)
     originals = _originals(conn, [p for p in matched if p.row.status == "22"], matches)
     for payment in payments:
         row = payment.row
@@ -378,8 +400,7 @@ def _post_round(conn: Connection, payments: list[_Payment], matches: dict[int, C
             continue
         outcome = classify(facts)
         claim = claim_info[match.claim_id]
-        update_row = {"b_id": payment.id, "b_claim_id": match.claim_id, "b_method": match.method,
-                      "b_confidence": match.confidence, "b_expected": None, "b_variance": None, "b_posted_at": now}
+        update_row: list[Any] = [match.claim_id, match.method, match.confidence, None, None, now, payment.id]
         work.matched.append(payment.id)
         if row.payer_claim_control_number and not claim.payer_claim_number:
             work.payer_claim_numbers[match.claim_id] = row.payer_claim_control_number
@@ -404,7 +425,7 @@ def _post_round(conn: Connection, payments: list[_Payment], matches: dict[int, C
                 work.drafts.append(draft)
             variance = _variance(contracts, payment, claim, outcome)
             if variance is not None:
-                update_row["b_expected"], update_row["b_variance"] = variance.expected_allowed, variance.difference
+                update_row[3:5] = [variance.expected_allowed, variance.difference]
                 if variance.is_underpayment():
                     result.underpayments += 1
                     work.specs.append(_spec(payment, organisation_id, "underpayments", "underpayment", None, claim,
@@ -420,11 +441,12 @@ def _post_round(conn: Connection, payments: list[_Payment], matches: dict[int, C
         work.updates.append(update_row)
         if outcome.claim_state is not None:
             work.claim_targets[match.claim_id] = (outcome.claim_state, payment.id)
-    work.line_updates = [{"b_id": line_id, "b_line": claim_line} for line_id, claim_line in pairs.items()]
+    work.line_updates = [(claim_line, line_id) for line_id, claim_line in pairs.items()]
     result.matched = len(work.matched)
     result.unapplied = len(work.unapplied)
-    result.entries, result.work_items = _write_round(conn, work, from_state, claim_info, actor=actor, now=now,
-                                                     organisation_id=organisation_id)
+    started = result.timed("rules", started)
+    result.entries, result.work_items = _write_round(conn, work, from_state, claim_info, result, actor=actor,
+                                                     now=now, organisation_id=organisation_id)
     return result
 
 
@@ -528,26 +550,22 @@ def _originals(conn: Connection, reversals: list[_Payment],
 
 # ---- writing ---------------------------------------------------------------------------------------------
 
-def _write_round(conn: Connection, work: _Round, from_state: str, claim_info: dict[int, _ClaimInfo], *, actor: str,
-                 now: datetime, organisation_id: str) -> tuple[int, int]:
+def _write_round(conn: Connection, work: _Round, from_state: str, claim_info: dict[int, _ClaimInfo],
+                 result: PostingResult, *, actor: str, now: datetime, organisation_id: str) -> tuple[int, int]:
     """Write one round: entries, reversals, payment rows and states, claim states, work items."""
+    started = time.perf_counter()
     entries = sum(ref.created for ref in post_entries(conn, work.drafts, actor=actor, now=now,
                                                        organisation_id=organisation_id))
     if work.reversals:
         entries += len(reverse_entries(conn, [entry for _, entry in work.reversals],
                                        reason="payer reversal (CLP02 22) or unapplied payment applied", actor=actor,
                                        now=now, organisation_id=organisation_id))
+    started = result.timed("journal", started)
     if work.originals_reversed:
         transition_many(conn, CLAIM_PAYMENT_OBJECT, work.originals_reversed, "posted", "reversed",
                         activity=ACTIVITY_REVERSE, actor=actor, at=now)
-    if work.updates:
-        conn.execute(update(claim_payments).where(claim_payments.c.id == bindparam("b_id")).values(
-            claim_id=bindparam("b_claim_id"), match_method=bindparam("b_method"),
-            match_confidence=bindparam("b_confidence"), expected_allowed=bindparam("b_expected"),
-            variance=bindparam("b_variance"), posted_at=bindparam("b_posted_at")), work.updates)
-    if work.line_updates:
-        conn.execute(update(service_payments).where(service_payments.c.id == bindparam("b_id")).values(
-            claim_line_id=bindparam("b_line")), work.line_updates)
+    bulk_update(conn, claim_payments, _PAYMENT_COLUMNS, work.updates)
+    bulk_update(conn, service_payments, ("claim_line_id",), work.line_updates)
     if work.payer_claim_numbers:
         conn.execute(update(claims).where(claims.c.id == bindparam("b_id"), claims.c.payer_claim_number.is_(None))
                      .values(payer_claim_number=bindparam("b_number")),
@@ -565,6 +583,7 @@ def _write_round(conn: Connection, work: _Round, from_state: str, claim_info: di
     if from_state == "unapplied" and work.matched:
         _resolve_unapplied_items(conn, work.matched, actor=actor, now=now)
     opened = open_items(conn, work.specs, actor=actor, now=now) if work.specs else []
+    result.timed("states", started)
     return entries, sum(ref.created for ref in opened)
 
 

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
-from sqlalchemy import JSON, Connection, Table, any_, bindparam, func, select
+from sqlalchemy import JSON, Connection, Table, any_, bindparam, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.sql.dml import Insert
 
+# Above this many rows PostgreSQL gets them through COPY: an INSERT's parameters are parsed and planned per
+# page of rows, COPY streams them; below it, COPY's extra round trips cost more than they save.
+COPY_THRESHOLD = 500
 SQLITE_CHUNK = 5_000  # values per IN (...) on SQLite: under its bound-parameter limit
 
 
@@ -51,7 +54,19 @@ def bulk_insert(conn: Connection, table: Table, rows: list[dict[str, Any]], *, w
     in row order. No conflict handling: callers insert rows they know to be new."""
     if not rows:
         return []
-    if not uses_copy(conn):
+    if conn.dialect.name == "sqlite":
+        if not with_ids:
+            _sqlite_insert(conn, table, rows)
+            return []
+        # INSERT ... RETURNING of many rows runs as hundreds of small statements. Instead: insert the first row
+        # for its id; that write takes SQLite's single write lock, so until this transaction ends nobody else
+        # inserts, and the ids after it (SQLite gives max(id) + 1) are ours to assign in one executemany.
+        first = conn.execute(table.insert().returning(table.c.id), rows[0]).scalar_one()
+        ids = list(range(first, first + len(rows)))
+        if len(rows) > 1:
+            _sqlite_insert(conn, table, [{**row, "id": row_id} for row, row_id in zip(rows[1:], ids[1:], strict=True)])
+        return ids
+    if not uses_copy(conn) or (not with_ids and len(rows) <= COPY_THRESHOLD):
         if not with_ids:
             conn.execute(table.insert(), rows)
             return []
@@ -84,3 +99,41 @@ def copy_rows(conn: Connection, table: Table, rows: list[dict[str, Any]]) -> Non
                                 for name in names])
     finally:
         cursor.close()
+
+
+def _bind(conn: Connection, columns: Sequence[Any], rows: Iterable[Sequence[Any]]) -> list[tuple[Any, ...]]:
+    """Rows of values converted by their columns' bind processors (what SQLAlchemy would send the driver)."""
+    processors = [column.type._cached_bind_processor(conn.dialect) for column in columns]
+    if not any(processors):
+        return [tuple(row) for row in rows]
+    return [tuple(value if process is None else process(value) for process, value in zip(processors, row, strict=True))
+            for row in rows]
+
+
+def _sqlite_insert(conn: Connection, table: Table, rows: list[dict[str, Any]]) -> None:
+    """One executemany of ``rows`` straight to the driver: the same values SQLAlchemy would bind, without its
+    per-row parameter bookkeeping (most of the cost of a 100,000-row insert)."""
+    names = list(rows[0])
+    columns = [table.c[name] for name in names]
+    quoted = conn.dialect.identifier_preparer
+    sql = (f"INSERT INTO {quoted.format_table(table)} ({', '.join(quoted.quote(name) for name in names)}) "
+           f"VALUES ({', '.join('?' for _ in names)})")
+    conn.exec_driver_sql(sql, _bind(conn, columns, ([row[name] for name in names] for row in rows)))
+
+
+def bulk_update(conn: Connection, table: Table, names: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
+    """``UPDATE table SET names... WHERE id = ?`` for many rows of ``(*values, id)``, as one executemany
+    (straight to the driver on SQLite, like ``bulk_insert``)."""
+    if not rows:
+        return
+    quoted = conn.dialect.identifier_preparer
+    columns = [table.c[name] for name in names] + [table.c.id]
+    if conn.dialect.name == "sqlite":
+        assignments = ", ".join(f"{quoted.quote(name)} = ?" for name in names)
+        conn.exec_driver_sql(f"UPDATE {quoted.format_table(table)} SET {assignments} WHERE id = ?",
+                             _bind(conn, columns, rows))
+        return
+    conn.execute(update(table).where(table.c.id == bindparam("b_id")).values(
+        {name: bindparam(f"b_{name}") for name in names}),
+        [{**{f"b_{name}": value for name, value in zip(names, row[:-1], strict=True)}, "b_id": row[-1]}
+         for row in rows])

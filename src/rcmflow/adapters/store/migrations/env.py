@@ -34,6 +34,11 @@ def _run_online(connection: Connection) -> None:
             # Several API/worker processes may start at once on a fresh database; one migrates, the
             # others wait here and then find the schema already at head.
             connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _MIGRATION_LOCK_KEY})
+        elif connection.dialect.name == "sqlite" and not connection.connection.driver_connection.in_transaction:
+            # pysqlite opens a transaction only before DML, so DDL would commit statement by statement and a
+            # process killed mid-upgrade would leave tables without a revision. SQLite's DDL is transactional:
+            # open the transaction here (IMMEDIATE: concurrent upgrades wait, as for the lock above).
+            connection.exec_driver_sql("BEGIN IMMEDIATE")
         context.run_migrations()
 
 
