@@ -116,7 +116,9 @@ def remittance_text(file_number: int, first: int, count: int) -> tuple[str, int]
             paid = allowed - patient
             paid_total, patient_total = paid_total + paid, patient_total + patient
             lines[-2] = lines[-2].format(paid=money(paid))
-            lines.append(f"CAS*CO*45*{money(charge - allowed)}" + (f"*PR*2*{money(patient)}" if patient else ""))
+            lines.append(f"CAS*CO*45*{money(charge - allowed)}")
+            if patient:
+                lines.append(f"CAS*PR*2*{money(patient)}")
             lines += [f"REF*6R*{licn}", f"AMT*B6*{money(allowed)}"]
         status = "4" if denied else "1"
         body += [f"CLP*{pcn}*{status}*{money(charge_total)}*{money(paid_total)}*{money(patient_total)}*12"
@@ -184,6 +186,8 @@ def timed_path(url: str, folder: Path) -> None:
             document = parse(content)
             remittances = document.of_type("835")
             summary = document_summary(path.name, document)
+            if summary["errors"]:
+                raise SystemExit(f"{path.name}: {summary['errors'][:3]}")  # the generator must write valid 835s
             stored_at = time.perf_counter()
             store_remittances(conn, stored.id, remittances, actor="bench", now=datetime.now(UTC))
             mark_parsed(conn, stored.id, summary, actor="bench")

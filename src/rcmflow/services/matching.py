@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Callable, Hashable, Iterable, Iterator, Mapping, Sequence
 from decimal import Decimal
+from functools import lru_cache
 from typing import Any
 
 from sqlalchemy import Connection, func, select, tuple_
@@ -47,8 +48,9 @@ _CLAIM_COLUMNS = (
 _LIVE = (claims.c.state != "voided", claims.c.frequency != "8")
 
 
+@lru_cache(maxsize=65_536)
 def _money(value: Any) -> Decimal:
-    # SQLite returns NUMERIC as float or int: back to exact cents at the read boundary.
+    # SQLite returns NUMERIC as float or int: back to exact cents at the read boundary (cached: charges repeat).
     return Decimal(str(value)).quantize(_CENT)
 
 
@@ -185,11 +187,11 @@ def match_service_lines(
                claim_lines.c.revenue_code, claim_lines.c.charge, claim_lines.c.service_date,
                claim_lines.c.line_item_control_number)
     for condition in in_chunks(conn, claim_lines.c.claim_id, sorted(lines_by_claim)):
-        for row in conn.execute(select(*columns).where(claim_lines.c.organisation_id == organisation_id, condition)
-                                .order_by(claim_lines.c.claim_id, claim_lines.c.line_number)):
-            billed[row.claim_id].append(BilledLine(
-                row.id, row.procedure_code, tuple(row.modifiers.split(":")) if row.modifiers else (),
-                row.revenue_code, _money(row.charge), row.service_date, row.line_item_control_number))
+        for claim_id, line_id, code, modifiers, revenue, charge, day, licn in conn.execute(
+                select(*columns).where(claim_lines.c.organisation_id == organisation_id, condition)
+                .order_by(claim_lines.c.claim_id, claim_lines.c.line_number)).all():
+            billed[claim_id].append(BilledLine(line_id, code, tuple(modifiers.split(":")) if modifiers else (),
+                                               revenue, _money(charge), day, licn))
     pairs: dict[int, int] = {}
     for claim_id, paid in lines_by_claim.items():
         pairs.update(pair_lines(paid, billed.get(claim_id, ())))

@@ -21,6 +21,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
+from functools import lru_cache
 from typing import Any
 
 from sqlalchemy import Connection, Engine, bindparam, select, update
@@ -39,7 +40,7 @@ from rcmflow.adapters.store.schema import (
     utc_now,
     work_items,
 )
-from rcmflow.adapters.store.sql import bulk_update, in_chunks
+from rcmflow.adapters.store.sql import as_date, bulk_update, in_chunks, raw
 from rcmflow.domain.carc import CARC_MEANINGS
 from rcmflow.domain.contracts import ExpectedLine, PayerContracts, actual_allowed, contract_variance, load_contracts
 from rcmflow.domain.ledger import JournalEntryDraft, period_of
@@ -107,10 +108,11 @@ class PostingResult:
         return now
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class _Payment:
     """One claim payment as posting sees it: its stored row, adjustments and lines."""
 
+    id: int
     row: Any
     adjustments: tuple[Adjustment, ...]
     lines: tuple[LineKey, ...]
@@ -118,10 +120,6 @@ class _Payment:
     posting_date: date
     units: dict[int, Decimal | None]  # units paid (SVC05) by service payment id, for fee schedules
     allowed: Decimal | None  # the payer's allowed amount (sum of AMT*B6) when every line reports one
-
-    @property
-    def id(self) -> int:
-        return int(self.row.id)
 
 
 @dataclass
@@ -286,33 +284,34 @@ def _load_payments(conn: Connection, column: Any, keys: list[int], state: str,
     rows: list[Any] = []
     for condition in in_chunks(conn, column, keys):
         rows.extend(conn.execute(select(cp, r.c.payer_id.label("payer_id")).join(r, r.c.id == cp.c.remittance_id)
-                                 .where(condition, cp.c.state == state)))
+                                 .where(condition, cp.c.state == state)).all())
     rows.sort(key=lambda row: row.id)
     ids = [row.id for row in rows]
     adjustments: dict[int, list[Adjustment]] = defaultdict(list)
     lines: dict[int, list[LineKey]] = defaultdict(list)
     units: dict[int, dict[int, Decimal | None]] = defaultdict(dict)
     allowed: dict[int, list[Decimal | None]] = defaultdict(list)
-    for condition in in_chunks(conn, payment_adjustments.c.claim_payment_id, ids):
-        for adj in conn.execute(select(payment_adjustments.c.claim_payment_id, payment_adjustments.c.group_code,
-                                       payment_adjustments.c.reason_code, payment_adjustments.c.amount,
-                                       payment_adjustments.c.quantity).where(condition)
-                                .order_by(payment_adjustments.c.id)):
-            adjustments[adj.claim_payment_id].append(Adjustment(adj.group_code, adj.reason_code, _exact(adj.amount),
-                                                                adj.quantity))
+    pa = payment_adjustments
+    for condition in in_chunks(conn, pa.c.claim_payment_id, ids):
+        for payment_id, group, reason, amount, quantity in conn.execute(
+                select(pa.c.claim_payment_id, pa.c.group_code, pa.c.reason_code, raw(pa.c.amount), raw(pa.c.quantity))
+                .where(condition).order_by(pa.c.id)).all():
+            adjustments[payment_id].append(Adjustment(group, reason, _exact(amount),
+                                                      None if quantity is None else _exact_units(quantity)))
     sp = service_payments
     for condition in in_chunks(conn, sp.c.claim_payment_id, ids):
-        for line in conn.execute(select(sp.c.id, sp.c.claim_payment_id, sp.c.procedure_code, sp.c.modifiers,
-                                        sp.c.revenue_code, sp.c.charge, sp.c.service_date,
-                                        sp.c.line_item_control_number, sp.c.units, sp.c.allowed).where(condition)
-                                .order_by(sp.c.id)):
-            units[line.claim_payment_id][line.id] = Decimal(str(line.units)) if line.units is not None else None
-            allowed[line.claim_payment_id].append(_exact(line.allowed) if line.allowed is not None else None)
-            lines[line.claim_payment_id].append(LineKey(
-                line.id, line.procedure_code, tuple(line.modifiers.split(":")) if line.modifiers else (),
-                line.revenue_code, _exact(line.charge), line.service_date, line.line_item_control_number))
-    return [_Payment(row, tuple(adjustments[row.id]), tuple(lines[row.id]), row.payer_id, dates[row.remittance_id],
-                     units[row.id], _all_or_none(allowed[row.id])) for row in rows]
+        for (line_id, payment_id, code, modifiers, revenue, charge, day, licn, line_units,
+             line_allowed) in conn.execute(select(
+                sp.c.id, sp.c.claim_payment_id, sp.c.procedure_code, sp.c.modifiers, sp.c.revenue_code,
+                raw(sp.c.charge), raw(sp.c.service_date), sp.c.line_item_control_number, raw(sp.c.units),
+                raw(sp.c.allowed))
+                .where(condition).order_by(sp.c.id)).all():
+            units[payment_id][line_id] = _exact_units(line_units) if line_units is not None else None
+            allowed[payment_id].append(_exact(line_allowed) if line_allowed is not None else None)
+            lines[payment_id].append(LineKey(line_id, code, tuple(modifiers.split(":")) if modifiers else (),
+                                             revenue, _exact(charge), as_date(day), licn))
+    return [_Payment(row.id, row, tuple(adjustments[row.id]), tuple(lines[row.id]), row.payer_id,
+                     dates[row.remittance_id], units[row.id], _all_or_none(allowed[row.id])) for row in rows]
 
 
 def _all_or_none(amounts: list[Decimal | None]) -> Decimal | None:
@@ -321,8 +320,16 @@ def _all_or_none(amounts: list[Decimal | None]) -> Decimal | None:
     return sum((amount for amount in amounts if amount is not None), Decimal("0.00"))
 
 
+@lru_cache(maxsize=65_536)
 def _exact(value: Any) -> Decimal:
+    # SQLite hands NUMERIC back as float: exact cents again at the read boundary. Cached: amounts repeat (the
+    # same fee, the same copay) across a batch's hundreds of thousands of rows.
     return Decimal(str(value)).quantize(Decimal("0.01"))
+
+
+@lru_cache(maxsize=1_024)
+def _exact_units(value: Any) -> Decimal:
+    return Decimal(str(value))
 
 
 # ---- posting ---------------------------------------------------------------------------------------------

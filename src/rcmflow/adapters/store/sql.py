@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
+from datetime import date
 from typing import Any
 
-from sqlalchemy import JSON, Connection, Table, any_, bindparam, func, select, update
+from sqlalchemy import JSON, Connection, Table, any_, bindparam, func, select, type_coerce, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.sql.dml import Insert
+from sqlalchemy.types import NullType
 
 # Above this many rows PostgreSQL gets them through COPY: an INSERT's parameters are parsed and planned per
 # page of rows, COPY streams them; below it, COPY's extra round trips cost more than they save.
@@ -24,6 +26,20 @@ def in_chunks(conn: Connection, column: Any, values: Sequence[Any]) -> Iterator[
         return
     for start in range(0, len(values), SQLITE_CHUNK):
         yield column.in_(list(values[start:start + SQLITE_CHUNK]))
+
+
+def raw(column: Any) -> Any:
+    """``column`` read as the driver returns it, skipping SQLAlchemy's result conversion (on SQLite: NUMERIC
+    as float, DATE as ISO text). For volume reads that convert values themselves, e.g. with a cache of
+    repeated amounts; ``as_date`` turns either database's dates into ``date``."""
+    return type_coerce(column, NullType()).label(column.name)
+
+
+def as_date(value: Any) -> date | None:
+    """A raw DATE value (ISO text on SQLite, ``date`` on PostgreSQL) as a ``date``."""
+    if value is None or isinstance(value, date):
+        return value
+    return date.fromisoformat(value)
 
 
 def insert_ignoring_conflicts(
