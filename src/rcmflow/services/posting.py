@@ -19,9 +19,8 @@ import time
 from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import datetime
 from decimal import Decimal
-from functools import lru_cache
 from typing import Any
 
 from sqlalchemy import Connection, Engine, bindparam, select, update
@@ -31,20 +30,18 @@ from rcmflow.adapters.store.schema import (
     WORK_ITEM_ACTIVE_STATES,
     claim_payments,
     claims,
-    fiscal_periods,
     journal_entries,
-    payment_adjustments,
     provider_adjustments,
     remittances,
     service_payments,
     utc_now,
     work_items,
 )
-from rcmflow.adapters.store.sql import as_date, bulk_update, in_chunks, raw
+from rcmflow.adapters.store.sql import bulk_update, in_chunks
 from rcmflow.domain.carc import CARC_MEANINGS
 from rcmflow.domain.contracts import ExpectedLine, PayerContracts, actual_allowed, contract_variance, load_contracts
-from rcmflow.domain.ledger import JournalEntryDraft, period_of
-from rcmflow.domain.matching import ClaimMatch, LineKey, PaymentKey
+from rcmflow.domain.ledger import JournalEntryDraft
+from rcmflow.domain.matching import ClaimMatch, PaymentKey
 from rcmflow.domain.posting import (
     Outcome,
     PaymentFacts,
@@ -55,11 +52,19 @@ from rcmflow.domain.posting import (
     provider_adjustment_entry,
     unapplied_entry,
 )
-from rcmflow.domain.remittance import Adjustment
 from rcmflow.domain.states import CLAIM
 from rcmflow.services.claims import CLAIM_OBJECT
 from rcmflow.services.ledger import post_entries, reverse_entries
 from rcmflow.services.matching import match_claim_payments, match_service_lines
+from rcmflow.services.posting_load import (
+    ClaimInfo,
+    Payment,
+    closed_periods,
+    exact,
+    load_claims,
+    load_payments,
+    posting_date,
+)
 from rcmflow.services.remittances import CLAIM_PAYMENT_OBJECT, REMITTANCE_OBJECT
 from rcmflow.services.transitions import transition_many
 from rcmflow.services.work_items import WorkItemSpec, bulk_resolve, open_items
@@ -106,33 +111,6 @@ class PostingResult:
         now = time.perf_counter()
         self.timings[stage] = self.timings.get(stage, 0.0) + now - started
         return now
-
-
-@dataclass(frozen=True, slots=True)
-class _Payment:
-    """One claim payment as posting sees it: its stored row, adjustments and lines."""
-
-    id: int
-    row: Any
-    adjustments: tuple[Adjustment, ...]
-    lines: tuple[LineKey, ...]
-    payer_id: str
-    posting_date: date
-    units: dict[int, Decimal | None]  # units paid (SVC05) by service payment id, for fee schedules
-    allowed: Decimal | None  # the payer's allowed amount (sum of AMT*B6) when every line reports one
-
-
-@dataclass
-class _ClaimInfo:
-    """What posting reads of a matched claim; ``state`` follows the moves this run makes."""
-
-    id: int
-    state: str
-    claim_type: str
-    facility_id: str | None
-    payer_id: str
-    payer_claim_number: str | None
-    service_from: date | None
 
 
 @dataclass
@@ -217,11 +195,11 @@ def post_remittances(
         return result
     result.remittances = len(moved)
     started = time.perf_counter()
-    closed = _closed_periods(conn, organisation_id)
-    dates = {row.id: _posting_date(row.payment_date or row.production_date, now, closed)
+    closed = closed_periods(conn, organisation_id)
+    dates = {row.id: posting_date(row.payment_date or row.production_date, now, closed)
              for row in conn.execute(select(remittances.c.id, remittances.c.payer_id, remittances.c.payment_date,
                                             remittances.c.production_date).where(remittances.c.id.in_(moved)))}
-    payments = _load_payments(conn, claim_payments.c.remittance_id, list(moved), "received", dates)
+    payments = load_payments(conn, claim_payments.c.remittance_id, list(moved), "received", dates)
     result.timed("load", started)
     result.add(_post_payments(conn, payments, "received", actor=actor, now=now, organisation_id=organisation_id,
                               contracts=contracts))
@@ -253,91 +231,23 @@ def apply_unapplied(
         claim_payments.c.organisation_id == organisation_id, claim_payments.c.state == "unapplied")).scalars())
     if not ids:
         return PostingResult()
-    closed = _closed_periods(conn, organisation_id)
-    dates = {row.id: _posting_date(row.payment_date or row.production_date, now, closed)
+    closed = closed_periods(conn, organisation_id)
+    dates = {row.id: posting_date(row.payment_date or row.production_date, now, closed)
              for row in conn.execute(select(remittances.c.id, remittances.c.payment_date,
                                             remittances.c.production_date).where(
                  remittances.c.id.in_(select(claim_payments.c.remittance_id).where(
                      claim_payments.c.state == "unapplied", claim_payments.c.organisation_id == organisation_id))))}
-    payments = _load_payments(conn, claim_payments.c.id, ids, "unapplied", dates)
+    payments = load_payments(conn, claim_payments.c.id, ids, "unapplied", dates)
     return _post_payments(conn, payments, "unapplied", actor=actor, now=now, organisation_id=organisation_id,
                           contracts=contracts or load_contracts())
 
 
-# ---- loading ---------------------------------------------------------------------------------------------
-
-def _closed_periods(conn: Connection, organisation_id: str) -> set[str]:
-    return set(conn.execute(select(fiscal_periods.c.period).where(
-        fiscal_periods.c.organisation_id == organisation_id, fiscal_periods.c.state == "closed")).scalars())
-
-
-def _posting_date(day: date | None, now: datetime, closed: set[str]) -> date:
-    """The payment date (BPR16), unless its period is closed: then today, as a late posting."""
-    if day is None or period_of(day) in closed:
-        return now.date()
-    return day
-
-
-def _load_payments(conn: Connection, column: Any, keys: list[int], state: str,
-                   dates: dict[int, date]) -> list[_Payment]:
-    cp, r = claim_payments, remittances
-    rows: list[Any] = []
-    for condition in in_chunks(conn, column, keys):
-        rows.extend(conn.execute(select(cp, r.c.payer_id.label("payer_id")).join(r, r.c.id == cp.c.remittance_id)
-                                 .where(condition, cp.c.state == state)).all())
-    rows.sort(key=lambda row: row.id)
-    ids = [row.id for row in rows]
-    adjustments: dict[int, list[Adjustment]] = defaultdict(list)
-    lines: dict[int, list[LineKey]] = defaultdict(list)
-    units: dict[int, dict[int, Decimal | None]] = defaultdict(dict)
-    allowed: dict[int, list[Decimal | None]] = defaultdict(list)
-    pa = payment_adjustments
-    for condition in in_chunks(conn, pa.c.claim_payment_id, ids):
-        for payment_id, group, reason, amount, quantity in conn.execute(
-                select(pa.c.claim_payment_id, pa.c.group_code, pa.c.reason_code, raw(pa.c.amount), raw(pa.c.quantity))
-                .where(condition).order_by(pa.c.id)).all():
-            adjustments[payment_id].append(Adjustment(group, reason, _exact(amount),
-                                                      None if quantity is None else _exact_units(quantity)))
-    sp = service_payments
-    for condition in in_chunks(conn, sp.c.claim_payment_id, ids):
-        for (line_id, payment_id, code, modifiers, revenue, charge, day, licn, line_units,
-             line_allowed) in conn.execute(select(
-                sp.c.id, sp.c.claim_payment_id, sp.c.procedure_code, sp.c.modifiers, sp.c.revenue_code,
-                raw(sp.c.charge), raw(sp.c.service_date), sp.c.line_item_control_number, raw(sp.c.units),
-                raw(sp.c.allowed))
-                .where(condition).order_by(sp.c.id)).all():
-            units[payment_id][line_id] = _exact_units(line_units) if line_units is not None else None
-            allowed[payment_id].append(_exact(line_allowed) if line_allowed is not None else None)
-            lines[payment_id].append(LineKey(line_id, code, tuple(modifiers.split(":")) if modifiers else (),
-                                             revenue, _exact(charge), as_date(day), licn))
-    return [_Payment(row.id, row, tuple(adjustments[row.id]), tuple(lines[row.id]), row.payer_id,
-                     dates[row.remittance_id], units[row.id], _all_or_none(allowed[row.id])) for row in rows]
-
-
-def _all_or_none(amounts: list[Decimal | None]) -> Decimal | None:
-    if not amounts or any(amount is None for amount in amounts):
-        return None
-    return sum((amount for amount in amounts if amount is not None), Decimal("0.00"))
-
-
-@lru_cache(maxsize=65_536)
-def _exact(value: Any) -> Decimal:
-    # SQLite hands NUMERIC back as float: exact cents again at the read boundary. Cached: amounts repeat (the
-    # same fee, the same copay) across a batch's hundreds of thousands of rows.
-    return Decimal(str(value)).quantize(Decimal("0.01"))
-
-
-@lru_cache(maxsize=1_024)
-def _exact_units(value: Any) -> Decimal:
-    return Decimal(str(value))
-
-
 # ---- posting ---------------------------------------------------------------------------------------------
 
-def _rounds(payments: Sequence[_Payment], matches: dict[int, ClaimMatch]) -> list[list[_Payment]]:
+def _rounds(payments: Sequence[Payment], matches: dict[int, ClaimMatch]) -> list[list[Payment]]:
     """Round k holds every claim's k-th payment (unmatched payments all go in the first round)."""
     seen: dict[int, int] = defaultdict(int)
-    rounds: list[list[_Payment]] = []
+    rounds: list[list[Payment]] = []
     for payment in payments:
         match = matches.get(payment.id)
         k = 0
@@ -350,7 +260,7 @@ def _rounds(payments: Sequence[_Payment], matches: dict[int, ClaimMatch]) -> lis
     return rounds
 
 
-def _post_payments(conn: Connection, payments: list[_Payment], from_state: str, *, actor: str, now: datetime,
+def _post_payments(conn: Connection, payments: list[Payment], from_state: str, *, actor: str, now: datetime,
                    organisation_id: str, contracts: PayerContracts) -> PostingResult:
     result = PostingResult()
     if not payments:
@@ -358,13 +268,13 @@ def _post_payments(conn: Connection, payments: list[_Payment], from_state: str, 
     started = time.perf_counter()
     matches = match_claim_payments(conn, [PaymentKey(
         p.id, p.payer_id, p.row.patient_control_number, p.row.payer_claim_control_number, p.row.member_id,
-        p.row.service_from, p.row.service_to, _exact(p.row.charge)) for p in payments],
+        p.row.service_from, p.row.service_to, exact(p.row.charge)) for p in payments],
         organisation_id=organisation_id)
     if from_state == "unapplied":
         payments = [p for p in payments if p.id in matches]  # still no claim: they stay unapplied
         if not payments:
             return result
-    claim_info = _claims(conn, sorted({m.claim_id for m in matches.values()}))
+    claim_info = load_claims(conn, sorted({m.claim_id for m in matches.values()}))
     result.timed("match", started)
     for round_payments in _rounds(payments, matches):
         done = _post_round(conn, round_payments, matches, claim_info, from_state, actor=actor, now=now,
@@ -375,17 +285,8 @@ def _post_payments(conn: Connection, payments: list[_Payment], from_state: str, 
     return result
 
 
-def _claims(conn: Connection, ids: list[int]) -> dict[int, _ClaimInfo]:
-    found: dict[int, _ClaimInfo] = {}
-    for condition in in_chunks(conn, claims.c.id, ids):
-        found.update((row.id, _ClaimInfo(**row._mapping)) for row in conn.execute(select(
-            claims.c.id, claims.c.state, claims.c.claim_type, claims.c.facility_id, claims.c.payer_id,
-            claims.c.payer_claim_number, claims.c.service_from).where(condition)))
-    return found
-
-
-def _post_round(conn: Connection, payments: list[_Payment], matches: dict[int, ClaimMatch],
-                claim_info: dict[int, _ClaimInfo], from_state: str, *, actor: str, now: datetime, organisation_id: str,
+def _post_round(conn: Connection, payments: list[Payment], matches: dict[int, ClaimMatch],
+                claim_info: dict[int, ClaimInfo], from_state: str, *, actor: str, now: datetime, organisation_id: str,
                 contracts: PayerContracts) -> PostingResult:
     result = PostingResult(claim_payments=len(payments))
     work = _Round()
@@ -399,7 +300,7 @@ def _post_round(conn: Connection, payments: list[_Payment], matches: dict[int, C
         row = payment.row
         match = matches.get(payment.id)
         facts = PaymentFacts(payment.id, row.remittance_id, payment.payer_id, row.status, row.patient_control_number,
-                             _exact(row.charge), _exact(row.paid), payment.adjustments, payment.posting_date,
+                             exact(row.charge), exact(row.paid), payment.adjustments, payment.posting_date,
                              row.crossover_payer, match.claim_id if match else None)
         result.service_lines += len(payment.lines)
         if match is None:
@@ -457,7 +358,7 @@ def _post_round(conn: Connection, payments: list[_Payment], matches: dict[int, C
     return result
 
 
-def _hold_unapplied(work: _Round, payment: _Payment, facts: PaymentFacts, organisation_id: str) -> None:
+def _hold_unapplied(work: _Round, payment: Payment, facts: PaymentFacts, organisation_id: str) -> None:
     row = payment.row
     work.unapplied.append(payment.id)
     if (draft := unapplied_entry(payment.id, facts.paid, payment.posting_date, payment.payer_id,
@@ -474,7 +375,7 @@ def _hold_unapplied(work: _Round, payment: _Payment, facts: PaymentFacts, organi
     ))
 
 
-def _spec(payment: _Payment, organisation_id: str, queue: str, item_type: str, code: str | None, claim: Any,
+def _spec(payment: Payment, organisation_id: str, queue: str, item_type: str, code: str | None, claim: Any,
           title: str, details: dict[str, Any]) -> WorkItemSpec:
     return WorkItemSpec(
         queue=queue, item_type=item_type, object_type=CLAIM_OBJECT, object_id=str(claim.id), title=title,
@@ -484,7 +385,7 @@ def _spec(payment: _Payment, organisation_id: str, queue: str, item_type: str, c
     )
 
 
-def _denial_spec(payment: _Payment, organisation_id: str, claim: Any, outcome: Outcome) -> WorkItemSpec:
+def _denial_spec(payment: Payment, organisation_id: str, claim: Any, outcome: Outcome) -> WorkItemSpec:
     reasons = outcome.denial_reasons
     rarc = [remark["code"] for remark in payment.row.remarks or ()]
     title = (f"Claim {payment.row.patient_control_number} {'denied' if outcome.kind == 'denied' else 'partly denied'}"
@@ -495,7 +396,7 @@ def _denial_spec(payment: _Payment, organisation_id: str, claim: Any, outcome: O
     })
 
 
-def _variance(contracts: PayerContracts, payment: _Payment, claim: Any, outcome: Outcome) -> Any:
+def _variance(contracts: PayerContracts, payment: Payment, claim: Any, outcome: Outcome) -> Any:
     """The contract variance of a paid claim (denials are the denial queue's, not the contract's)."""
     if outcome.kind != "paid":
         return None
@@ -508,7 +409,7 @@ def _variance(contracts: PayerContracts, payment: _Payment, claim: Any, outcome:
         # Allowed = charge - contractual reductions; sequestration (CO-253) cuts the payment, not the allowed.
         contractual = sum((adj.amount for adj in payment.adjustments if adj.group == "CO" and adj.reason != "253"),
                           Decimal(0))
-        allowed = actual_allowed(_exact(payment.row.charge), contractual)
+        allowed = actual_allowed(exact(payment.row.charge), contractual)
     return contract_variance(contracts, payer_id=payment.payer_id, claim_type=claim.claim_type,
                              service_date=payment.row.service_from or claim.service_from, lines=lines,
                              actual_allowed=allowed)
@@ -520,7 +421,7 @@ def _entry_id(conn: Connection, organisation_id: str, key: str) -> int | None:
     )).scalar_one_or_none()
 
 
-def _originals(conn: Connection, reversals: list[_Payment],
+def _originals(conn: Connection, reversals: list[Payment],
                matches: dict[int, ClaimMatch]) -> dict[int, tuple[int, int]]:
     """For each reversal, the posted payment it reverses (same claim, not itself a reversal, latest first,
     the same payer claim number when the reversal carries one) and that payment's journal entry."""
@@ -557,7 +458,7 @@ def _originals(conn: Connection, reversals: list[_Payment],
 
 # ---- writing ---------------------------------------------------------------------------------------------
 
-def _write_round(conn: Connection, work: _Round, from_state: str, claim_info: dict[int, _ClaimInfo],
+def _write_round(conn: Connection, work: _Round, from_state: str, claim_info: dict[int, ClaimInfo],
                  result: PostingResult, *, actor: str, now: datetime, organisation_id: str) -> tuple[int, int]:
     """Write one round: entries, reversals, payment rows and states, claim states, work items."""
     started = time.perf_counter()
@@ -618,7 +519,7 @@ def _path(current: str, target: str) -> list[str]:
     return []
 
 
-def _move_claims(conn: Connection, targets: dict[int, tuple[str, int]], claim_info: dict[int, _ClaimInfo], *,
+def _move_claims(conn: Connection, targets: dict[int, tuple[str, int]], claim_info: dict[int, ClaimInfo], *,
                  actor: str, now: datetime) -> None:
     """Move each claim to its new state, grouped by (from, to) so each group is one bulk transition."""
     steps: dict[tuple[str, str], list[int]] = defaultdict(list)
