@@ -211,3 +211,20 @@ def test_a_denied_claim_opens_a_denial_item_with_its_category(engine: Engine) ->
             claims.c.patient_control_number == claim.patient_control_number)).scalar_one() == "denied"
         # The denied charge stays in insurance A/R for the denial specialist: no write-off was posted.
         assert trial_balance(conn).balance_of("denial_writeoffs") == Decimal("0.00")
+
+
+def test_a_crossover_is_recorded_on_the_claim_for_secondary_billing(engine: Engine) -> None:
+    from rcmflow.adapters.store.schema import event_log
+    from rcmflow.domain.parties import Party
+
+    network = build_network(10, seed=2)
+    _, remittance = network.remittances[0]
+    claim = next(claim for claim in remittance.claims if claim.status == "1")
+    forwarded = claim._replace(status="19", entities=(*claim.entities, Party("TT", "MEDIGAP PLAN", id="MG01")))
+    item = remittance._replace(claims=(forwarded,), provider_adjustments=(), payment_amount=forwarded.paid)
+    with engine.begin() as conn:
+        ids = _store(conn, [batch for _, _, batch in network.batches], [item])
+        post_remittances(conn, ids, actor="test", now=NOW)
+        [row] = conn.execute(select(event_log).where(event_log.c.activity == "record crossover to next payer")).all()
+        assert row.object_type == "claim" and row.to_state == "paid"
+        assert row.attributes["crossover_payer"] == "MG01" and row.attributes["status"] == "19"

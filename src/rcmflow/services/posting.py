@@ -54,6 +54,7 @@ from rcmflow.domain.posting import (
 )
 from rcmflow.domain.states import CLAIM
 from rcmflow.services.claims import CLAIM_OBJECT
+from rcmflow.services.events import Event, append_events
 from rcmflow.services.ledger import post_entries, reverse_entries
 from rcmflow.services.matching import match_claim_payments, match_service_lines
 from rcmflow.services.posting_load import (
@@ -77,6 +78,7 @@ ACTIVITY_REVERSE = "reverse claim payment"
 ACTIVITY_MATCH_REMITTANCE = "match remittance"
 ACTIVITY_POST_REMITTANCE = "post remittance"
 ACTIVITY_ADJUDICATE = "record adjudication"
+ACTIVITY_CROSSOVER = "record crossover to next payer"
 _PAYMENT_COLUMNS = ("claim_id", "match_method", "match_confidence", "expected_allowed", "variance", "posted_at")
 
 
@@ -127,6 +129,7 @@ class _Round:
     claim_targets: dict[int, tuple[str, int]] = field(default_factory=dict)  # claim -> (state, claim payment)
     specs: list[WorkItemSpec] = field(default_factory=list)
     payer_claim_numbers: dict[int, str] = field(default_factory=dict)
+    crossovers: list[Event] = field(default_factory=list)  # claims the payer forwarded to the next payer
 
 
 # ---- entry points ----------------------------------------------------------------------------------------
@@ -349,6 +352,15 @@ def _post_round(conn: Connection, payments: list[Payment], matches: dict[int, Cl
         work.updates.append(update_row)
         if outcome.claim_state is not None:
             work.claim_targets[match.claim_id] = (outcome.claim_state, payment.id)
+        if outcome.forwarded:
+            # Secondary billing reads this: the payer sent the claim on (CLP02 19/20/21, NM1*TT), so no
+            # secondary 837 is needed from us for it.
+            work.crossovers.append(Event(
+                CLAIM_OBJECT, str(match.claim_id), outcome.claim_state or claim.state, ACTIVITY_CROSSOVER, actor,
+                from_state=outcome.claim_state or claim.state, occurred_at=now, organisation_id=organisation_id,
+                facility_id=claim.facility_id, payer_id=claim.payer_id,
+                attributes={"claim_payment_id": payment.id, "status": row.status,
+                            "crossover_payer": row.crossover_payer}))
     work.line_updates = [(claim_line, line_id) for line_id, claim_line in pairs.items()]
     result.matched = len(work.matched)
     result.unapplied = len(work.unapplied)
@@ -474,6 +486,7 @@ def _write_round(conn: Connection, work: _Round, from_state: str, claim_info: di
                         activity=ACTIVITY_REVERSE, actor=actor, at=now)
     bulk_update(conn, claim_payments, _PAYMENT_COLUMNS, work.updates)
     bulk_update(conn, service_payments, ("claim_line_id",), work.line_updates)
+    append_events(conn, work.crossovers)
     if work.payer_claim_numbers:
         conn.execute(update(claims).where(claims.c.id == bindparam("b_id"), claims.c.payer_claim_number.is_(None))
                      .values(payer_claim_number=bindparam("b_number")),
