@@ -86,6 +86,8 @@ class Settings(BaseSettings):
     # Deposits and remittances still unreconciled this many days after their value or payment date open a
     # reconciliation work item.
     reconciliation_age_days: int = Field(default=3, ge=0)
+    # Claim payments posted per transaction: a crash loses at most one batch's work (redone on the next run).
+    posting_batch_size: int = Field(default=20_000, ge=1, le=1_000_000)
     # Payer contracts (expected allowed amounts, variance tolerance): a YAML file; None means the shipped one.
     payer_contracts: Path | None = None
 

@@ -69,8 +69,8 @@ from rcmflow.services.posting_load import (
 from rcmflow.services.remittances import CLAIM_PAYMENT_OBJECT, REMITTANCE_OBJECT
 from rcmflow.services.transitions import transition_many
 from rcmflow.services.work_items import WorkItemSpec, bulk_resolve, open_items
+from rcmflow.settings import get_settings
 
-BATCH_CLAIM_PAYMENTS = 20_000  # claim payments per transaction: large enough to be set-based, small enough to retry
 ACTIVITY_MATCH = "match claim payment"
 ACTIVITY_UNAPPLIED = "hold unapplied payment"
 ACTIVITY_POST = "post claim payment"
@@ -164,14 +164,16 @@ def post_pending(
 
 
 def _next_batch(conn: Connection, organisation_id: str) -> list[int]:
-    """Received remittances, oldest first, up to about BATCH_CLAIM_PAYMENTS claim payments (at least one)."""
+    """Received remittances, oldest first, up to about ``posting_batch_size`` claim payments (at least one
+    remittance): large enough to be set-based, small enough that a crash loses little."""
+    limit = get_settings().posting_batch_size
     rows = conn.execute(select(remittances.c.id, remittances.c.claim_count).where(
         remittances.c.organisation_id == organisation_id, remittances.c.state == "received",
     ).order_by(remittances.c.id).limit(5_000)).all()
     batch: list[int] = []
     count = 0
     for row in rows:
-        if batch and count + row.claim_count > BATCH_CLAIM_PAYMENTS:
+        if batch and count + row.claim_count > limit:
             break
         batch.append(row.id)
         count += row.claim_count
