@@ -51,6 +51,7 @@ from pydantic import (
     model_validator,
 )
 
+from rcmflow.domain.strict_yaml import load_strict
 from rcmflow.errors import ConfigurationError
 
 DEFAULT_POLICY_PACKAGE = "rcmflow.config"
@@ -268,24 +269,6 @@ def chain_from_json(data: list[dict[str, Any]]) -> tuple[Level, ...]:
     return tuple(Level.model_validate(item) for item in data)
 
 
-class _StrictLoader(yaml.SafeLoader):
-    """SafeLoader that refuses duplicate keys (PyYAML keeps the last one silently)."""
-
-
-def _mapping_without_duplicates(loader: _StrictLoader, node: yaml.MappingNode) -> dict[Any, Any]:
-    seen: set[str] = set()
-    for key_node, _ in node.value:
-        if isinstance(key_node, yaml.ScalarNode):
-            if key_node.value in seen:
-                raise yaml.constructor.ConstructorError(
-                    None, None, f"duplicate key {key_node.value!r}", key_node.start_mark)
-            seen.add(key_node.value)
-    return loader.construct_mapping(node, deep=True)
-
-
-_StrictLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _mapping_without_duplicates)
-
-
 def _field_path(parts: tuple[int | str, ...]) -> str:
     text = ""
     for previous, part in zip((None, *parts), parts, strict=False):
@@ -319,7 +302,7 @@ def _describe(exc: ValidationError, raw: Mapping[str, Any]) -> str:
 def parse_approval_policy(text: str, *, source: str = "<text>") -> ApprovalPolicy:
     """Parse and validate a policy from YAML text; ``ConfigurationError`` names the rule and field at fault."""
     try:
-        raw = yaml.load(text, Loader=_StrictLoader)  # a SafeLoader subclass: no arbitrary objects
+        raw = load_strict(text)
     except yaml.YAMLError as exc:
         where = str(exc).replace('"<unicode string>"', source)
         raise ConfigurationError(detail=f"approval policy {source} is not valid YAML: {where}") from exc

@@ -44,6 +44,7 @@ from pydantic import (
 )
 
 from rcmflow.domain.money import ZERO, round_cents, total
+from rcmflow.domain.strict_yaml import load_strict
 from rcmflow.errors import ConfigurationError
 
 DEFAULT_CONTRACTS_PACKAGE = "rcmflow.config"
@@ -378,24 +379,6 @@ def actual_allowed(charge: Decimal, contractual_total: Decimal) -> Decimal:
 
 # ---- loading --------------------------------------------------------------------------------------
 
-class _StrictLoader(yaml.SafeLoader):
-    """SafeLoader that refuses duplicate keys: PyYAML keeps the last of two "99213" fees silently."""
-
-
-def _mapping_without_duplicates(loader: _StrictLoader, node: yaml.MappingNode) -> dict[Any, Any]:
-    seen: set[str] = set()
-    for key_node, _ in node.value:
-        if isinstance(key_node, yaml.ScalarNode):
-            if key_node.value in seen:
-                raise yaml.constructor.ConstructorError(
-                    None, None, f"duplicate key {key_node.value!r}", key_node.start_mark)
-            seen.add(key_node.value)
-    return loader.construct_mapping(node, deep=True)
-
-
-_StrictLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _mapping_without_duplicates)
-
-
 def _where(loc: tuple[int | str, ...], raw: Mapping[str, Any]) -> str:
     field = ".".join(str(part) for part in loc[2:] if part != "[key]")
     if len(loc) >= 2 and loc[0] == "contracts" and isinstance(loc[1], int):
@@ -418,7 +401,7 @@ def _describe(exc: ValidationError, raw: Mapping[str, Any]) -> str:
 def parse_contracts(text: str, *, source: str = "<text>") -> PayerContracts:
     """Validate YAML text as payer contracts, or raise ``PayerContractsError`` naming the contract and field."""
     try:
-        raw = yaml.load(text, Loader=_StrictLoader)  # a SafeLoader subclass: no arbitrary objects
+        raw = load_strict(text)
     except yaml.YAMLError as exc:
         where = str(exc).replace('"<unicode string>"', source)
         raise PayerContractsError(f"payer contracts {source}: not valid YAML: {where}", source=source) from exc
