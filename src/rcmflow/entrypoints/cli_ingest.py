@@ -34,6 +34,28 @@ def _files(paths: list[Path]) -> Iterator[Path]:
             yield path
 
 
+_CLAIM_TYPES = frozenset({"837P", "837I"})
+_LATE_TYPES = {"835": 1, "bai2": 2, "lockbox_csv": 2}
+_HEAD_BYTES = 65_536  # enough of a file to tell its type
+
+
+def in_processing_order(files: list[Path]) -> list[Path]:
+    """Claims first, then other X12, then remittances, then bank files (by name within each): payments post
+    against the claims of the same run as they arrive, so the ledger is the same whatever the file names,
+    and the same after a crash and a re-run as after one uninterrupted run."""
+    from rcmflow.services.intake import detect
+
+    def rank(path: Path) -> int:
+        try:
+            with path.open("rb") as handle:
+                kind = detect(handle.read(_HEAD_BYTES))
+        except OSError:
+            return 0  # unreadable: its error is reported in order with the rest
+        return -1 if kind in _CLAIM_TYPES else _LATE_TYPES.get(kind, 0)
+
+    return sorted(files, key=lambda path: (rank(path), str(path)))
+
+
 def _result(path: Path, outcome: Any) -> dict[str, Any]:
     summary = outcome.summary
     return {
@@ -60,13 +82,17 @@ def ingest(
     be read."""
     from rcmflow.entrypoints import cli
     from rcmflow.services.intake import ingest_file
+    from rcmflow.services.posting import PostingResult
+    from rcmflow.services.processing import post_ingested
 
     files = list(_files(paths))
     missing = [path for path in files if not path.exists()]
     if missing:
         raise cli.UserFacingError(f"{missing[0]}: no such file or folder")
+    files = in_processing_order(files)
     engine = cli._engine()
     results: list[dict[str, Any]] = []
+    posted = PostingResult()
     with Progress(console=err_console, transient=True, disable=as_json) as progress:
         task = progress.add_task("ingesting", total=len(files))
         for path in files:
@@ -74,13 +100,15 @@ def ingest(
             # One transaction per file: a bad file never holds back the good ones around it.
             with engine.begin() as conn:
                 outcome = ingest_file(conn, content, filename=path.name, channel=channel)
+            if post:  # post what this file brought at once, from what was read; a crash leaves it pending
+                posted.add(post_ingested(engine, outcome))
             results.append(_result(path, outcome))
             progress.advance(task)
     failed = [r for r in results if r["status"] == "failed"]
     if not as_json:
         _print(results)
     if post:
-        run_processing(engine, quiet=as_json)
+        run_processing(engine, quiet=as_json, posted=posted)
     if as_json:
         sys.stdout.write(json.dumps(results) + "\n")
     raise typer.Exit(1 if failed else 0)
@@ -93,7 +121,7 @@ def post_command() -> None:
     run_processing(cli._engine(), quiet=False)
 
 
-def run_processing(engine: Any, *, quiet: bool) -> None:
+def run_processing(engine: Any, *, quiet: bool, posted: Any = None) -> None:
     """Post pending remittances batch by batch with a progress bar, then reconcile; print what happened."""
     from sqlalchemy import func, select
 
@@ -109,6 +137,8 @@ def run_processing(engine: Any, *, quiet: bool) -> None:
     if quiet:
         return
     posting, recon = result.posting, result.reconciliation
+    if posted is not None:  # what ingest already posted file by file
+        posting.add(posted)
     console.print(f"posted {posting.matched} claim payment(s) from {posting.remittances} remittance(s): "
                   f"{posting.denied} denied, {posting.reversals} reversal(s), {posting.underpayments} underpaid, "
                   f"{posting.unapplied} unapplied, {posting.applied_later} applied from unapplied cash; "

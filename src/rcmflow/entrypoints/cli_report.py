@@ -35,6 +35,28 @@ def summary_command(
     print_summary(console, report)
 
 
+@report_app.command("reconciliation")
+def reconciliation_command(
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+) -> None:
+    """Deposits by state, posted remittances by reconciliation status, deposit matches by method."""
+    from rcmflow.services.reconciliation import reconciliation_status
+
+    with _engine().connect() as conn:
+        status = reconciliation_status(conn)
+    if as_json:
+        sys.stdout.write(json.dumps(status) + "\n")
+        return
+    table = Table("", "status", "count", "amount", "open", title="Reconciliation")
+    for state, row in status["deposits"]["by_state"].items():
+        table.add_row("deposits", state, str(row["count"]), row["amount"], row["open_amount"])
+    for state, row in status["remittances"].items():
+        table.add_row("remittances", state, str(row["count"]), row["amount"], row["open_amount"])
+    for method, row in status["matches"].items():
+        table.add_row("matches", method, str(row["count"]), row["amount"], "")
+    console.print(table)
+
+
 def print_summary(out: Console, report: dict[str, Any]) -> None:
     """The summary as one table (also the end of ``rcmflow demo``)."""
     docs, ledger = report["documents"], report["ledger"]

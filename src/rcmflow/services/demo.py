@@ -33,7 +33,8 @@ from rcmflow.formats.x12.ts999_write import write_999
 from rcmflow.formats.x12.writing import Party
 from rcmflow.services.demo_data import Network, build_network
 from rcmflow.services.intake import IngestResult, ingest_file
-from rcmflow.services.processing import process_pending
+from rcmflow.services.posting import PostingResult
+from rcmflow.services.processing import post_ingested, process_pending
 from rcmflow.services.reports import summary
 from rcmflow.services.work_items import queue_summary
 
@@ -94,16 +95,20 @@ def write_files(network: Network, out: Path, conn: Connection, progress: Progres
     return files
 
 
-def ingest_files(engine: Engine, files: list[DemoFile], progress: Progress) -> list[IngestResult]:
-    """Store and parse every file, one transaction per file (a bad file never blocks the others)."""
+def ingest_files(engine: Engine, files: list[DemoFile], progress: Progress) -> tuple[list[IngestResult],
+                                                                                    PostingResult]:
+    """Store and read every file, one transaction per file (a bad file never blocks the others), posting each
+    ERA's payments as soon as it is stored."""
     results = []
-    task = progress.add_task("storing and parsing", total=len(files))
+    posted = PostingResult()
+    task = progress.add_task("storing, reading, posting", total=len(files))
     for demo_file in files:
         with engine.begin() as conn:
-            results.append(ingest_file(conn, demo_file.path.read_bytes(), filename=demo_file.path.name,
-                                      channel="demo"))
+            result = ingest_file(conn, demo_file.path.read_bytes(), filename=demo_file.path.name, channel="demo")
+        posted.add(post_ingested(engine, result, actor="system:demo"))
+        results.append(result)
         progress.advance(task)
-    return results
+    return results, posted
 
 
 def run_demo(console: Console, engine: Engine, out: Path, *, claims: int, seed: int) -> None:
@@ -114,12 +119,12 @@ def run_demo(console: Console, engine: Engine, out: Path, *, claims: int, seed: 
         progress.remove_task(task)
         with engine.begin() as conn:
             files = write_files(network, out, conn, progress)
-        results = ingest_files(engine, files, progress)
-        task = progress.add_task("matching, posting, reconciling", total=None)
+        results, posting = ingest_files(engine, files, progress)
+        task = progress.add_task("applying unapplied cash, reconciling", total=None)
         processed = process_pending(engine, actor="system:demo")
         progress.remove_task(task)
     _report(console, network, files, results, engine, out)
-    posting = processed.posting
+    posting.add(processed.posting)
     console.print(f"posting: {posting.matched} claim payments matched and posted ({posting.denied} denied, "
                   f"{posting.reversals} reversals, {posting.underpayments} underpaid against contract), "
                   f"{posting.unapplied} unapplied; {posting.entries} journal entries; "

@@ -9,7 +9,7 @@ a fix, ``reprocess`` parses the stored bytes again.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
 from sqlalchemy import Connection
@@ -29,7 +29,7 @@ from rcmflow.formats.x12.summary import document_summary
 from rcmflow.services.claims import store_claims
 from rcmflow.services.deposits import store_deposits
 from rcmflow.services.documents import get_document, mark_failed, mark_parsed, store_document
-from rcmflow.services.remittances import store_remittances
+from rcmflow.services.remittances import StoredPayment, store_remittances
 from rcmflow.services.work_items import open_item
 
 INTAKE_QUEUE = "intake_exceptions"
@@ -44,6 +44,9 @@ class IngestResult:
     detected_type: str
     status: str  # parsed, failed, reprocessed, or the earlier status of a repeat
     summary: dict[str, Any]  # the inspect summary (file, interchanges, transactions, errors, warnings)
+    # The remittances this call stored and their claim payments: what posting can start from at once.
+    remittance_ids: tuple[int, ...] = field(default=(), repr=False, compare=False)
+    payments: tuple[StoredPayment, ...] = field(default=(), repr=False, compare=False)
 
     @property
     def error_count(self) -> int:
@@ -158,11 +161,14 @@ def _parse_and_record(conn: Connection, document_id: int, content: bytes, filena
         return IngestResult(document_id, created, detected, "failed", summary)
     # Same transaction: a document is parsed with its remittances, claims or deposits stored, or none of it.
     now = utc_now()
+    remittance_ids: tuple[int, ...] = ()
+    payments: tuple[StoredPayment, ...] = ()
     if contents.remittances:
         stored = store_remittances(conn, document_id, contents.remittances, actor=actor, now=now,
                                    organisation_id=organisation_id)
         summary["remittances"] = {"stored": len(stored.stored), "duplicate": len(stored.duplicates),
                                   "conflict": len(stored.conflicts)}
+        remittance_ids, payments = stored.stored, stored.payments
     if contents.claim_batches:
         claims = store_claims(conn, document_id, contents.claim_batches, actor=actor, now=now,
                               organisation_id=organisation_id)
@@ -173,4 +179,4 @@ def _parse_and_record(conn: Connection, document_id: int, content: bytes, filena
         summary["deposits_stored"] = {"stored": len(deposits.stored), "duplicate": deposits.duplicates}
     warnings = [{**issue, "severity": "warning"} for issue in summary["warnings"]]
     status = mark_parsed(conn, document_id, summary, warnings=warnings, actor=actor)
-    return IngestResult(document_id, created, detected, status, summary)
+    return IngestResult(document_id, created, detected, status, summary, remittance_ids, payments)

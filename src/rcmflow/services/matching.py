@@ -17,7 +17,7 @@ from typing import Any
 from sqlalchemy import Connection, func, select, tuple_
 
 from rcmflow.adapters.store.schema import DEFAULT_ORGANISATION, claim_lines, claims
-from rcmflow.adapters.store.sql import SQLITE_CHUNK, in_chunks
+from rcmflow.adapters.store.sql import SQLITE_CHUNK, as_date, in_chunks, raw
 from rcmflow.domain.matching import (
     METHOD_PATIENT_CONTROL_NUMBER,
     METHOD_PAYER_CLAIM_NUMBER,
@@ -39,10 +39,11 @@ DEFAULT_FUZZY_THRESHOLD = Decimal("0.90")
 MAX_SAME_DAY_CANDIDATES = 50
 
 _CENT = Decimal("0.01")
+# Raw dates and amounts (converted here, amounts through a cache): a batch reads tens of thousands of claims.
 _CLAIM_COLUMNS = (
     claims.c.id, claims.c.payer_id, claims.c.patient_control_number, claims.c.payer_claim_number,
-    claims.c.member_id, claims.c.service_from, claims.c.service_to, claims.c.total_charge, claims.c.frequency,
-    claims.c.state,
+    claims.c.member_id, raw(claims.c.service_from), raw(claims.c.service_to), raw(claims.c.total_charge),
+    claims.c.frequency, claims.c.state,
 )
 # Voided claims never match (domain.matching.is_voided); leaving them out in SQL keeps the rows read small.
 _LIVE = (claims.c.state != "voided", claims.c.frequency != "8")
@@ -59,9 +60,9 @@ def _claims_where(conn: Connection, organisation_id: str, conditions: Iterable[A
     found: list[ClaimKey] = []
     for condition in conditions:
         rows = conn.execute(select(*_CLAIM_COLUMNS).where(
-            claims.c.organisation_id == organisation_id, condition, *_LIVE))
-        found.extend(ClaimKey(claim_id, payer_id, pcn, payer_claim_number, member_id, service_from, service_to,
-                              _money(charge), frequency, state)
+            claims.c.organisation_id == organisation_id, condition, *_LIVE)).all()
+        found.extend(ClaimKey(claim_id, payer_id, pcn, payer_claim_number, member_id, as_date(service_from),
+                              as_date(service_to), _money(charge), frequency, state)
                      for claim_id, payer_id, pcn, payer_claim_number, member_id, service_from, service_to, charge,
                      frequency, state in rows)
     return found
@@ -184,14 +185,14 @@ def match_service_lines(
         return {}
     billed: dict[int, list[BilledLine]] = defaultdict(list)
     columns = (claim_lines.c.claim_id, claim_lines.c.id, claim_lines.c.procedure_code, claim_lines.c.modifiers,
-               claim_lines.c.revenue_code, claim_lines.c.charge, claim_lines.c.service_date,
+               claim_lines.c.revenue_code, raw(claim_lines.c.charge), raw(claim_lines.c.service_date),
                claim_lines.c.line_item_control_number)
     for condition in in_chunks(conn, claim_lines.c.claim_id, sorted(lines_by_claim)):
         for claim_id, line_id, code, modifiers, revenue, charge, day, licn in conn.execute(
                 select(*columns).where(claim_lines.c.organisation_id == organisation_id, condition)
                 .order_by(claim_lines.c.claim_id, claim_lines.c.line_number)).all():
             billed[claim_id].append(BilledLine(line_id, code, tuple(modifiers.split(":")) if modifiers else (),
-                                               revenue, _money(charge), day, licn))
+                                               revenue, _money(charge), as_date(day), licn))
     pairs: dict[int, int] = {}
     for claim_id, paid in lines_by_claim.items():
         pairs.update(pair_lines(paid, billed.get(claim_id, ())))

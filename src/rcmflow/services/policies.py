@@ -1,5 +1,6 @@
-"""The policies this process runs under: queue policies and the approval policy, from the files the
-settings name (``RCMFLOW_QUEUE_POLICIES``, ``RCMFLOW_APPROVAL_POLICY``) or the shipped defaults.
+"""The policies this process runs under: queue policies, the approval policy, payer contracts and the PLB
+account map, from the files the settings name (``RCMFLOW_QUEUE_POLICIES``, ``RCMFLOW_APPROVAL_POLICY``,
+``RCMFLOW_PAYER_CONTRACTS``) or the shipped defaults.
 
 Loaded once per process and validated when loaded: ``check_policies`` is called at start-up by the
 worker and by the commands that act on work items and approvals, so a bad file stops them with one
@@ -12,6 +13,8 @@ from functools import cache
 from pathlib import Path
 
 from rcmflow.domain.approval_policy import ApprovalPolicy, load_approval_policy
+from rcmflow.domain.contracts import PayerContracts, load_contracts
+from rcmflow.domain.posting import PlbAccounts, load_plb_accounts
 from rcmflow.domain.queues import QueuePolicies, load_queue_policies
 from rcmflow.settings import get_settings
 
@@ -24,6 +27,22 @@ def _queue_policies(path: Path | None) -> QueuePolicies:
 @cache
 def _approval_policy(path: Path | None) -> ApprovalPolicy:
     return load_approval_policy(path)
+
+
+@cache
+def _payer_contracts(path: Path | None) -> PayerContracts:
+    return load_contracts(path) if path is not None else load_contracts()
+
+
+@cache
+def configured_plb_accounts() -> PlbAccounts:
+    """The PLB reason-to-account map (shipped), loaded once."""
+    return load_plb_accounts()
+
+
+def configured_payer_contracts() -> PayerContracts:
+    """The payer contracts of this process's settings, loaded once per file."""
+    return _payer_contracts(get_settings().payer_contracts)
 
 
 def configured_queue_policies() -> QueuePolicies:

@@ -39,7 +39,7 @@ from rcmflow.adapters.store.schema import (
 )
 from rcmflow.adapters.store.sql import bulk_update, in_chunks
 from rcmflow.domain.carc import CARC_MEANINGS
-from rcmflow.domain.contracts import ExpectedLine, PayerContracts, actual_allowed, contract_variance, load_contracts
+from rcmflow.domain.contracts import ExpectedLine, PayerContracts, actual_allowed, contract_variance
 from rcmflow.domain.ledger import JournalEntryDraft
 from rcmflow.domain.matching import ClaimMatch, PaymentKey
 from rcmflow.domain.posting import (
@@ -48,7 +48,6 @@ from rcmflow.domain.posting import (
     PlbAccounts,
     claim_payment_entry,
     classify,
-    load_plb_accounts,
     provider_adjustment_entry,
     unapplied_entry,
 )
@@ -57,6 +56,7 @@ from rcmflow.services.claims import CLAIM_OBJECT
 from rcmflow.services.events import Event, append_events
 from rcmflow.services.ledger import post_entries, reverse_entries
 from rcmflow.services.matching import match_claim_payments, match_service_lines
+from rcmflow.services.policies import configured_payer_contracts, configured_plb_accounts
 from rcmflow.services.posting_load import (
     ClaimInfo,
     Payment,
@@ -64,9 +64,10 @@ from rcmflow.services.posting_load import (
     exact,
     load_claims,
     load_payments,
+    payments_from_store,
     posting_date,
 )
-from rcmflow.services.remittances import CLAIM_PAYMENT_OBJECT, REMITTANCE_OBJECT
+from rcmflow.services.remittances import CLAIM_PAYMENT_OBJECT, REMITTANCE_OBJECT, StoredPayment
 from rcmflow.services.transitions import transition_many
 from rcmflow.services.work_items import WorkItemSpec, bulk_resolve, open_items
 from rcmflow.settings import get_settings
@@ -145,7 +146,7 @@ def post_pending(
     """Post every received remittance, batch by batch, one transaction per batch; then retry unapplied
     payments against claims that arrived since. Safe to run again at any point (also after a crash)."""
     now = now or utc_now()
-    contracts, plb_accounts = load_contracts(), load_plb_accounts()
+    contracts, plb_accounts = configured_payer_contracts(), configured_plb_accounts()
     result = PostingResult()
     while True:
         with engine.begin() as conn:
@@ -189,10 +190,14 @@ def post_remittances(
     organisation_id: str = DEFAULT_ORGANISATION,
     contracts: PayerContracts | None = None,
     plb_accounts: PlbAccounts | None = None,
+    stored: Sequence[StoredPayment] | None = None,
 ) -> PostingResult:
-    """Match and post the claim payments and PLB adjustments of received remittances (caller's transaction)."""
-    contracts = contracts or load_contracts()
-    plb_accounts = plb_accounts or load_plb_accounts()
+    """Match and post the claim payments and PLB adjustments of received remittances (caller's transaction).
+
+    ``stored``: the claim payments intake just stored for these remittances (``StoreResult.payments``), so
+    posting starts from them instead of reading them back."""
+    contracts = contracts or configured_payer_contracts()
+    plb_accounts = plb_accounts or configured_plb_accounts()
     result = PostingResult()
     moved = transition_many(conn, REMITTANCE_OBJECT, list(remittance_ids), "received", "matched",
                             activity=ACTIVITY_MATCH_REMITTANCE, actor=actor, at=now).moved
@@ -204,7 +209,10 @@ def post_remittances(
     dates = {row.id: posting_date(row.payment_date or row.production_date, now, closed)
              for row in conn.execute(select(remittances.c.id, remittances.c.payer_id, remittances.c.payment_date,
                                             remittances.c.production_date).where(remittances.c.id.in_(moved)))}
-    payments = load_payments(conn, claim_payments.c.remittance_id, list(moved), "received", dates)
+    if stored is not None and set(moved) == set(remittance_ids):
+        payments = payments_from_store([item for item in stored if item.row["remittance_id"] in dates], dates)
+    else:
+        payments = load_payments(conn, claim_payments.c.remittance_id, list(moved), "received", dates)
     result.timed("load", started)
     result.add(_post_payments(conn, payments, "received", actor=actor, now=now, organisation_id=organisation_id,
                               contracts=contracts))
@@ -244,7 +252,7 @@ def apply_unapplied(
                      claim_payments.c.state == "unapplied", claim_payments.c.organisation_id == organisation_id))))}
     payments = load_payments(conn, claim_payments.c.id, ids, "unapplied", dates)
     return _post_payments(conn, payments, "unapplied", actor=actor, now=now, organisation_id=organisation_id,
-                          contracts=contracts or load_contracts())
+                          contracts=contracts or configured_payer_contracts())
 
 
 # ---- posting ---------------------------------------------------------------------------------------------

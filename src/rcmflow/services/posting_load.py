@@ -4,11 +4,12 @@ the date each remittance posts on. Volume reads: raw driver values converted onc
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
 from functools import lru_cache
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import Connection, select
 
@@ -24,6 +25,24 @@ from rcmflow.adapters.store.sql import as_date, in_chunks, raw
 from rcmflow.domain.ledger import period_of
 from rcmflow.domain.matching import LineKey
 from rcmflow.domain.remittance import Adjustment
+from rcmflow.services.remittances import StoredPayment
+
+
+class PaymentRow(NamedTuple):
+    """The claim payment columns posting reads, from the database or from what intake just stored."""
+
+    id: int
+    remittance_id: int
+    patient_control_number: str
+    status: str
+    charge: Decimal
+    paid: Decimal
+    payer_claim_control_number: str | None
+    member_id: str | None
+    service_from: date | None
+    service_to: date | None
+    crossover_payer: str | None
+    remarks: list[dict[str, str]] | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,7 +50,7 @@ class Payment:
     """One claim payment as posting sees it: its stored row, adjustments and lines."""
 
     id: int
-    row: Any
+    row: PaymentRow
     adjustments: tuple[Adjustment, ...]
     lines: tuple[LineKey, ...]
     payer_id: str
@@ -68,12 +87,18 @@ def posting_date(day: date | None, now: datetime, closed: set[str]) -> date:
 def load_payments(conn: Connection, column: Any, keys: list[int], state: str,
                    dates: dict[int, date]) -> list[Payment]:
     cp, r = claim_payments, remittances
-    rows: list[Any] = []
+    found: list[tuple[PaymentRow, str]] = []
     for condition in in_chunks(conn, column, keys):
-        rows.extend(conn.execute(select(cp, r.c.payer_id.label("payer_id")).join(r, r.c.id == cp.c.remittance_id)
-                                 .where(condition, cp.c.state == state)).all())
-    rows.sort(key=lambda row: row.id)
-    ids = [row.id for row in rows]
+        found.extend((PaymentRow(row_id, remittance_id, pcn, status, exact(charge), exact(paid), number, member,
+                                 as_date(start), as_date(end), crossover, remarks), payer)
+                     for (row_id, remittance_id, pcn, status, charge, paid, number, member, start, end, crossover,
+                          remarks, payer) in conn.execute(select(
+                         cp.c.id, cp.c.remittance_id, cp.c.patient_control_number, cp.c.status, raw(cp.c.charge),
+                         raw(cp.c.paid), cp.c.payer_claim_control_number, cp.c.member_id, raw(cp.c.service_from),
+                         raw(cp.c.service_to), cp.c.crossover_payer, cp.c.remarks, r.c.payer_id)
+                         .join(r, r.c.id == cp.c.remittance_id).where(condition, cp.c.state == state)).all())
+    found.sort(key=lambda pair: pair[0].id)
+    ids = [row.id for row, _ in found]
     adjustments: dict[int, list[Adjustment]] = defaultdict(list)
     lines: dict[int, list[LineKey]] = defaultdict(list)
     units: dict[int, dict[int, Decimal | None]] = defaultdict(dict)
@@ -97,8 +122,34 @@ def load_payments(conn: Connection, column: Any, keys: list[int], state: str,
             allowed[payment_id].append(exact(line_allowed) if line_allowed is not None else None)
             lines[payment_id].append(LineKey(line_id, code, tuple(modifiers.split(":")) if modifiers else (),
                                              revenue, exact(charge), as_date(day), licn))
-    return [Payment(row.id, row, tuple(adjustments[row.id]), tuple(lines[row.id]), row.payer_id,
-                     dates[row.remittance_id], units[row.id], _all_or_none(allowed[row.id])) for row in rows]
+    return [Payment(row.id, row, tuple(adjustments[row.id]), tuple(lines[row.id]), payer,
+                    dates[row.remittance_id], units[row.id], _all_or_none(allowed[row.id])) for row, payer in found]
+
+
+def payments_from_store(stored: Sequence[StoredPayment], dates: dict[int, date]) -> list[Payment]:
+    """The same payments ``load_payments`` would read, built from what intake just stored (no read back)."""
+    payments: list[Payment] = []
+    for item in stored:
+        row, claim = item.row, item.record
+        adjustments = [Adjustment(a.group, a.reason, exact(a.amount), a.quantity) for a in claim.adjustments]
+        lines: list[LineKey] = []
+        units: dict[int, Decimal | None] = {}
+        allowed: list[Decimal | None] = []
+        for line_id, line in zip(item.line_ids, claim.service_payments, strict=True):
+            adjustments.extend(Adjustment(a.group, a.reason, exact(a.amount), a.quantity) for a in line.adjustments)
+            procedure = line.procedure
+            lines.append(LineKey(line_id, procedure.code or None, procedure.modifiers, line.revenue_code or None,
+                                 exact(line.charge), line.service_date, line.line_item_control_number or None))
+            units[line_id] = line.units_paid
+            b6 = line.amount("B6")
+            allowed.append(exact(b6) if b6 is not None else None)
+        payment_row = PaymentRow(item.id, row["remittance_id"], row["patient_control_number"], row["status"],
+                                 exact(row["charge"]), exact(row["paid"]), row["payer_claim_control_number"],
+                                 row["member_id"], row["service_from"], row["service_to"], row["crossover_payer"],
+                                 row["remarks"])
+        payments.append(Payment(item.id, payment_row, tuple(adjustments), tuple(lines), item.payer_id,
+                                dates[payment_row.remittance_id], units, _all_or_none(allowed)))
+    return payments
 
 
 def _all_or_none(amounts: list[Decimal | None]) -> Decimal | None:

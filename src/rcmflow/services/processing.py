@@ -13,7 +13,8 @@ from datetime import datetime
 from sqlalchemy import Engine
 
 from rcmflow.adapters.store.schema import DEFAULT_ORGANISATION, utc_now
-from rcmflow.services.posting import PostingResult, post_pending
+from rcmflow.services.intake import IngestResult
+from rcmflow.services.posting import PostingResult, post_pending, post_remittances
 from rcmflow.services.reconciliation import ReconciliationResult, reconcile
 
 
@@ -37,3 +38,20 @@ def process_pending(
     with engine.begin() as conn:
         reconciliation = reconcile(conn, actor=actor, now=now, organisation_id=organisation_id)
     return ProcessingResult(posting, reconciliation)
+
+
+def post_ingested(
+    engine: Engine,
+    result: IngestResult,
+    *,
+    actor: str = "system",
+    now: datetime | None = None,
+    organisation_id: str = DEFAULT_ORGANISATION,
+) -> PostingResult:
+    """Post the remittances one ingest just stored, from what it read (no read back), in a transaction of
+    its own; a crash here leaves them "received" for ``process_pending`` to post."""
+    if not result.remittance_ids:
+        return PostingResult()
+    with engine.begin() as conn:
+        return post_remittances(conn, result.remittance_ids, actor=actor, now=now or utc_now(),
+                                organisation_id=organisation_id, stored=result.payments)

@@ -16,7 +16,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import Connection, case, func, select, tuple_
 
@@ -48,6 +48,17 @@ register_state_table(REMITTANCE_OBJECT, StateTable(remittances))
 register_state_table(CLAIM_PAYMENT_OBJECT, StateTable(claim_payments))
 
 
+class StoredPayment(NamedTuple):
+    """A claim payment as just stored: its id, the row written, the record it came from and its lines' ids.
+    Posting can start from these instead of reading back what was just written."""
+
+    id: int
+    payer_id: str
+    row: dict[str, Any]
+    record: ClaimPayment
+    line_ids: tuple[int, ...]
+
+
 @dataclass(frozen=True, slots=True)
 class StoreResult:
     """What one store call did: ids of new remittances, and of stored ones the input duplicated or
@@ -56,6 +67,7 @@ class StoreResult:
     stored: tuple[int, ...]
     duplicates: tuple[int, ...]
     conflicts: tuple[int, ...]
+    payments: tuple[StoredPayment, ...] = ()  # the claim payments of the stored remittances, in file order
 
 
 @dataclass(frozen=True, slots=True)
@@ -143,7 +155,7 @@ def store_remittances(
             ))
 
     new = [(inserted[key], first[key][1]) for key in first if key in inserted]
-    claim_ids = _insert_children(conn, new, organisation_id)
+    payments = _insert_children(conn, new, organisation_id)
     append_events(conn, [
         Event(REMITTANCE_OBJECT, str(row_id), REMITTANCE.initial, ACTIVITY_RECEIVE, actor, occurred_at=now,
               organisation_id=organisation_id, payer_id=payer_key(item),
@@ -151,13 +163,13 @@ def store_remittances(
                           "payment_amount": str(item.payment_amount), "claims": len(item.claims)})
         for row_id, item in new
     ] + [
-        Event(CLAIM_PAYMENT_OBJECT, str(claim_id), CLAIM_PAYMENT.initial, ACTIVITY_RECEIVE_CLAIM_PAYMENT, actor,
-              occurred_at=now, organisation_id=organisation_id, payer_id=payer)
-        for claim_id, payer in claim_ids
+        Event(CLAIM_PAYMENT_OBJECT, str(payment.id), CLAIM_PAYMENT.initial, ACTIVITY_RECEIVE_CLAIM_PAYMENT, actor,
+              occurred_at=now, organisation_id=organisation_id, payer_id=payment.payer_id)
+        for payment in payments
     ])
     if conflict_specs:
         open_items(conn, conflict_specs, actor=actor, now=now)
-    return StoreResult(tuple(stored), tuple(duplicates), tuple(conflicts))
+    return StoreResult(tuple(stored), tuple(duplicates), tuple(conflicts), tuple(payments))
 
 
 def _insert_remittances(conn: Connection, document_id: int | None,
@@ -195,9 +207,9 @@ def _existing(conn: Connection, keys: Sequence[tuple[str, str]],
 
 
 def _insert_children(conn: Connection, new: Sequence[tuple[int, Remittance]],
-                     organisation_id: str) -> list[tuple[int, str]]:
+                     organisation_id: str) -> list[StoredPayment]:
     """Insert claim payments, service payments, CAS and PLB rows of the new remittances, one statement per
-    table; return (claim payment id, payer key) per claim payment."""
+    table; return the stored claim payments."""
     claim_rows: list[dict[str, Any]] = []
     plb_rows: list[dict[str, Any]] = []
     for remittance_id, item in new:
@@ -223,6 +235,7 @@ def _insert_children(conn: Connection, new: Sequence[tuple[int, Remittance]],
     claims = [(claim, payer_key(item)) for _, item in new for claim in item.claims]
 
     line_rows: list[dict[str, Any]] = []
+    line_ids: list[int] = []
     adjustment_rows: list[dict[str, Any]] = []
     for claim_id, (claim, _) in zip(claim_ids, claims, strict=True):
         adjustment_rows.extend(_adjustment_rows(organisation_id, claim_id, None, claim.adjustments))
@@ -243,7 +256,13 @@ def _insert_children(conn: Connection, new: Sequence[tuple[int, Remittance]],
             adjustment_rows.extend(_adjustment_rows(organisation_id, row["claim_payment_id"], line_id,
                                                     line.adjustments))
     bulk_insert(conn, payment_adjustments, adjustment_rows)
-    return [(claim_id, payer) for claim_id, (_, payer) in zip(claim_ids, claims, strict=True)]
+    stored: list[StoredPayment] = []
+    position = 0
+    for claim_id, row, (claim, payer) in zip(claim_ids, claim_rows, claims, strict=True):
+        count = len(claim.service_payments)
+        stored.append(StoredPayment(claim_id, payer, row, claim, tuple(line_ids[position:position + count])))
+        position += count
+    return stored
 
 
 def _matching_facts(claim: ClaimPayment) -> dict[str, Any]:
