@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass
-from datetime import datetime, time
+from datetime import date, datetime, time
 from decimal import Decimal
 from pathlib import Path
 
@@ -23,6 +23,7 @@ from sqlalchemy import Connection, Engine, func, select
 
 from rcmflow.adapters.store.control_numbers import StoredControlNumbers
 from rcmflow.adapters.store.schema import documents, event_log, utc_now
+from rcmflow.domain.deposit import Deposit
 from rcmflow.domain.money import ZERO, format_amount
 from rcmflow.entrypoints.cli_report import print_summary
 from rcmflow.formats.bai2_write import AccountActivity, BankGroup, write_bai2
@@ -85,12 +86,16 @@ def write_files(network: Network, out: Path, conn: Connection, progress: Progres
                                               StoredControlNumbers(conn, payer.payer_id)))
         files.append(DemoFile(path, "remittance"))
     if network.deposits:
-        day = max(deposit.value_date for deposit in network.deposits if deposit.value_date is not None)
-        bank = network.deposits[0].bank
+        # One group per as-of date: a BAI2 16 record has no date of its own, its group's date is its value date.
+        by_day: dict[date, list[Deposit]] = {}
+        for deposit in network.deposits:
+            by_day.setdefault(deposit.value_date or date.today(), []).append(deposit)
+        day = max(by_day)
+        bank, account = network.deposits[0].bank, network.deposits[0].account
         path = out / f"bank-{day:%Y%m%d}.bai"
         path.write_bytes(write_bai2(bank, CLINIC.id, f"{day:%y%m%d}01", datetime.combine(day, time(6, 30)),
-                                    [BankGroup(bank, day, (AccountActivity(network.deposits[0].account,
-                                                                           network.deposits),))]))
+                                    [BankGroup(bank, as_of, (AccountActivity(account, tuple(items)),))
+                                     for as_of, items in sorted(by_day.items())]))
         files.append(DemoFile(path, "bank"))
     return files
 
