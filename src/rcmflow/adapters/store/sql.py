@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterable, Iterator, Sequence
 from datetime import date
 from typing import Any
@@ -16,6 +17,7 @@ from sqlalchemy.types import NullType
 # page of rows, COPY streams them; below it, COPY's extra round trips cost more than they save.
 COPY_THRESHOLD = 500
 SQLITE_CHUNK = 5_000  # values per IN (...) on SQLite: under its bound-parameter limit
+_STAGING_NUMBERS = itertools.count(1)  # unique staging table names within a process
 
 
 def in_chunks(conn: Connection, column: Any, values: Sequence[Any]) -> Iterator[Any]:
@@ -149,7 +151,33 @@ def bulk_update(conn: Connection, table: Table, names: Sequence[str], rows: Sequ
         conn.exec_driver_sql(f"UPDATE {quoted.format_table(table)} SET {assignments} WHERE id = ?",
                              _bind(conn, columns, rows))
         return
+    if uses_copy(conn) and len(rows) > COPY_THRESHOLD:
+        _postgres_update_from_copy(conn, table, names, rows)
+        return
     conn.execute(update(table).where(table.c.id == bindparam("b_id")).values(
         {name: bindparam(f"b_{name}") for name in names}),
         [{**{f"b_{name}": value for name, value in zip(names, row[:-1], strict=True)}, "b_id": row[-1]}
          for row in rows])
+
+
+def _postgres_update_from_copy(conn: Connection, table: Table, names: Sequence[str],
+                               rows: Sequence[Sequence[Any]]) -> None:
+    """PostgreSQL: an executemany UPDATE is a round trip per row; COPY the new values into a temporary table
+    and apply them with one ``UPDATE ... FROM`` instead."""
+    quoted = conn.dialect.identifier_preparer
+    staging = f"bulk_update_{table.name}_{next(_STAGING_NUMBERS)}"
+    columns = [table.c[name] for name in names]
+    definitions = ", ".join(f"{quoted.quote(column.name)} {column.type.compile(dialect=conn.dialect)}"
+                            for column in columns)
+    conn.exec_driver_sql(f"CREATE TEMPORARY TABLE {staging} (id BIGINT PRIMARY KEY, {definitions}) ON COMMIT DROP")
+    cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+    try:
+        with cursor.copy(f"COPY {staging} (id, {', '.join(quoted.quote(name) for name in names)}) FROM STDIN") as copy:
+            for row in rows:
+                copy.write_row([row[-1], *row[:-1]])
+    finally:
+        cursor.close()
+    assignments = ", ".join(f"{quoted.quote(name)} = staged.{quoted.quote(name)}" for name in names)
+    conn.exec_driver_sql(f"UPDATE {quoted.format_table(table)} AS target SET {assignments} "
+                         f"FROM {staging} AS staged WHERE target.id = staged.id")
+    conn.exec_driver_sql(f"DROP TABLE {staging}")
