@@ -14,7 +14,7 @@ from decimal import Decimal
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import Connection, func, select, tuple_
+from sqlalchemy import Connection, and_, func, select
 
 from rcmflow.adapters.store.schema import DEFAULT_ORGANISATION, claim_lines, claims
 from rcmflow.adapters.store.sql import SQLITE_CHUNK, as_date, in_chunks, raw
@@ -74,13 +74,18 @@ def _in(conn: Connection, column: Any, values: Iterable[Any]) -> Iterator[Any]:
     return in_chunks(conn, column, wanted) if wanted else iter(())
 
 
-def _tuples_in(columns: Sequence[Any], values: Iterable[tuple[Any, ...]]) -> Iterator[Any]:
-    """``(a, b, ...) IN values`` conditions, chunked under SQLite's bound-parameter limit on every database
-    (PostgreSQL has no array form of a row-value IN)."""
-    wanted = sorted(set(values))
-    size = SQLITE_CHUNK // len(columns)
-    for start in range(0, len(wanted), size):
-        yield tuple_(*columns).in_(wanted[start:start + size])
+def _same_day(values: Iterable[tuple[Any, ...]]) -> Iterator[Any]:
+    """``(payer, first day, charge) IN values`` as one ``payer = ? AND day = ? AND charge IN (...)`` condition
+    per payer and day: SQLite plans a row-value IN (or an OR of such terms) on the payer alone, i.e. every
+    claim of the payer per batch; each of these uses the whole (organisation, payer, day) index. A batch's
+    unmatched payments fall on a handful of days, so this is a handful of queries."""
+    by_day: dict[tuple[Any, Any], list[Any]] = defaultdict(list)
+    for payer, day, charge in sorted(set(values)):
+        by_day[(payer, day)].append(charge)
+    for (payer, day), charges in by_day.items():
+        for start in range(0, len(charges), SQLITE_CHUNK):
+            yield and_(claims.c.payer_id == payer, claims.c.service_from == day,
+                       claims.c.total_charge.in_(charges[start:start + SQLITE_CHUNK]))
 
 
 def _grouped(claim_keys: Iterable[ClaimKey], key: Callable[[ClaimKey], Hashable]) -> dict[Any, list[ClaimKey]]:
@@ -103,11 +108,11 @@ def _fuzzy_candidates(conn: Connection, payments: Sequence[PaymentKey],
     day_columns = (claims.c.payer_id, claims.c.service_from, claims.c.total_charge)
     wanted = {(p.payer_id, p.service_from, p.charge) for p in payments if p.service_from is not None}
     small: list[tuple[Any, ...]] = []
-    for condition in _tuples_in(day_columns, wanted):  # count first: large groups are not worth reading
+    for condition in _same_day(wanted):  # count first: large groups are not worth reading
         small.extend((payer, day, _money(charge)) for payer, day, charge, _ in conn.execute(
             select(*day_columns, func.count()).where(claims.c.organisation_id == organisation_id, condition, *_LIVE)
             .group_by(*day_columns).having(func.count() <= MAX_SAME_DAY_CANDIDATES)))
-    by_charge = _grouped(_claims_where(conn, organisation_id, _tuples_in(day_columns, small)),
+    by_charge = _grouped(_claims_where(conn, organisation_id, _same_day(small)),
                          lambda c: (c.payer_id, c.service_from, c.total_charge))
     candidates: dict[int, list[ClaimKey]] = {}
     for payment in payments:
