@@ -119,13 +119,22 @@ def copy_rows(conn: Connection, table: Table, rows: list[dict[str, Any]]) -> Non
         cursor.close()
 
 
-def _bind(conn: Connection, columns: Sequence[Any], rows: Iterable[Sequence[Any]]) -> list[tuple[Any, ...]]:
-    """Rows of values converted by their columns' bind processors (what SQLAlchemy would send the driver)."""
-    processors = [column.type._cached_bind_processor(conn.dialect) for column in columns]
-    if not any(processors):
+def _bind(conn: Connection, columns: Sequence[Any], rows: Iterable[Sequence[Any]]) -> list[Sequence[Any]]:
+    """Rows of values converted by their columns' bind processors (what SQLAlchemy would send the driver);
+    only the columns that have one are touched, and None stays None."""
+    processors = [(index, process) for index, column in enumerate(columns)
+                  if (process := column.type._cached_bind_processor(conn.dialect)) is not None]
+    if not processors:
         return [tuple(row) for row in rows]
-    return [tuple(value if process is None else process(value) for process, value in zip(processors, row, strict=True))
-            for row in rows]
+    converted: list[Sequence[Any]] = []
+    for row in rows:
+        values = list(row)
+        for index, process in processors:
+            value = values[index]
+            if value is not None:
+                values[index] = process(value)
+        converted.append(tuple(values))
+    return converted
 
 
 def _sqlite_insert(conn: Connection, table: Table, rows: list[dict[str, Any]]) -> None:
