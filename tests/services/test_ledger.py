@@ -245,3 +245,7 @@ def test_ten_thousand_entries_post_in_a_few_statements(engine: Engine) -> None:
     # Chart and period look-ups, key look-ups in chunks, one insert of entries, one of lines (COPY on
     # PostgreSQL, outside SQLAlchemy's execute): never a statement per entry.
     assert len(statements) <= 12, statements
+    with engine.begin() as conn:  # the same ten thousand again: all found posted, nothing written
+        again = _post(conn, drafts)
+        assert not any(r.created for r in again) and [r.entry_id for r in again] == [r.entry_id for r in refs]
+        assert _count(conn, journal_entries) == 10_000 and _count(conn, journal_lines) == 30_000

@@ -35,7 +35,7 @@ from rcmflow.adapters.store.schema import (
     ledger_accounts,
     ledger_journals,
 )
-from rcmflow.adapters.store.sql import bulk_insert, in_chunks, insert_ignoring_conflicts
+from rcmflow.adapters.store.sql import COPY_THRESHOLD, bulk_insert, in_chunks, insert_ignoring_conflicts
 from rcmflow.domain.ledger import (
     AlreadyReversedError,
     Chart,
@@ -180,14 +180,21 @@ def post_entries(
     check_periods_open(conn, organisation_id, new)
     created: dict[str, int] = {}
     if new:
-        statement = insert_ignoring_conflicts(conn, journal_entries, "organisation_id", "idempotency_key")
-        # ON CONFLICT DO NOTHING: a concurrent poster of the same key wins; its lines are not duplicated.
-        created = dict(conn.execute(
-            statement.returning(journal_entries.c.idempotency_key, journal_entries.c.id),
-            [{"organisation_id": organisation_id, "journal": e.journal, "period": e.period,
-              "posting_date": e.posting_date, "description": e.description[:300], "source_type": e.source_type,
-              "source_id": str(e.source_id), "idempotency_key": e.idempotency_key, "reversal_of": e.reversal_of,
-              "created_at": now, "actor": actor} for e in new]).all())
+        rows = [{"organisation_id": organisation_id, "journal": e.journal, "period": e.period,
+                 "posting_date": e.posting_date, "description": e.description[:300], "source_type": e.source_type,
+                 "source_id": str(e.source_id), "idempotency_key": e.idempotency_key, "reversal_of": e.reversal_of,
+                 "created_at": now, "actor": actor} for e in new]
+        if len(rows) > COPY_THRESHOLD:
+            # Volume posting: the keys were checked just above, so the rows go in by COPY / one executemany. A
+            # concurrent poster of one of these keys makes the unique key refuse the whole transaction, which
+            # then re-runs and finds them posted: nothing is posted twice either way.
+            created = dict(zip((row["idempotency_key"] for row in rows),
+                               bulk_insert(conn, journal_entries, rows, with_ids=True), strict=True))
+        else:
+            statement = insert_ignoring_conflicts(conn, journal_entries, "organisation_id", "idempotency_key")
+            # ON CONFLICT DO NOTHING: a concurrent poster of the same key wins; its lines are not duplicated.
+            created = dict(conn.execute(
+                statement.returning(journal_entries.c.idempotency_key, journal_entries.c.id), rows).all())
         lines = [{"organisation_id": organisation_id, "entry_id": created[e.idempotency_key], "line_no": number,
                   "account_id": accounts[line.account], "debit": line.debit, "credit": line.credit,
                   "memo": line.memo[:300] if line.memo else None}

@@ -23,7 +23,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Connection, Engine, bindparam, select, update
+from sqlalchemy import Connection, Engine, select
 
 from rcmflow.adapters.store.schema import (
     DEFAULT_ORGANISATION,
@@ -497,11 +497,9 @@ def _write_round(conn: Connection, work: _Round, from_state: str, claim_info: di
     bulk_update(conn, claim_payments, _PAYMENT_COLUMNS, work.updates)
     bulk_update(conn, service_payments, ("claim_line_id",), work.line_updates)
     append_events(conn, work.crossovers)
-    if work.payer_claim_numbers:
-        conn.execute(update(claims).where(claims.c.id == bindparam("b_id"), claims.c.payer_claim_number.is_(None))
-                     .values(payer_claim_number=bindparam("b_number")),
-                     [{"b_id": claim_id, "b_number": number[:50]}
-                      for claim_id, number in work.payer_claim_numbers.items()])
+    # The payer's claim numbers learned from this round, for claims that had none (matching's second key).
+    bulk_update(conn, claims, ("payer_claim_number",),
+                [(number[:50], claim_id) for claim_id, number in work.payer_claim_numbers.items()])
     if work.unapplied and from_state == "received":
         transition_many(conn, CLAIM_PAYMENT_OBJECT, work.unapplied, "received", "unapplied",
                         activity=ACTIVITY_UNAPPLIED, actor=actor, at=now)
