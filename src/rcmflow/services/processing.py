@@ -10,9 +10,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import Engine
+from sqlalchemy import Engine, select
 
-from rcmflow.adapters.store.schema import DEFAULT_ORGANISATION, utc_now
+from rcmflow.adapters.store.schema import DEFAULT_ORGANISATION, remittances, utc_now
 from rcmflow.services.intake import IngestResult
 from rcmflow.services.posting import PostingResult, post_pending, post_remittances
 from rcmflow.services.reconciliation import ReconciliationResult, reconcile
@@ -49,9 +49,18 @@ def post_ingested(
     organisation_id: str = DEFAULT_ORGANISATION,
 ) -> PostingResult:
     """Post the remittances one ingest just stored, from what it read (no read back), in a transaction of
-    its own; a crash here leaves them "received" for ``process_pending`` to post."""
+    its own; a crash here leaves them "received" for ``process_pending`` to post.
+
+    Remittances post in the order they arrived: when earlier ones are still waiting (a run was killed
+    between storing and posting them), they are posted first, with these, from the database; otherwise a
+    reversal could post before the payment it reverses."""
     if not result.remittance_ids:
         return PostingResult()
     with engine.begin() as conn:
-        return post_remittances(conn, result.remittance_ids, actor=actor, now=now or utc_now(),
-                                organisation_id=organisation_id, stored=result.payments)
+        earlier = conn.execute(select(remittances.c.id).where(
+            remittances.c.organisation_id == organisation_id, remittances.c.state == "received",
+            remittances.c.id < min(result.remittance_ids)).limit(1)).first()
+        if earlier is None:
+            return post_remittances(conn, result.remittance_ids, actor=actor, now=now or utc_now(),
+                                    organisation_id=organisation_id, stored=result.payments)
+    return post_pending(engine, actor=actor, now=now, organisation_id=organisation_id)
