@@ -191,13 +191,16 @@ def match_service_lines(
     billed: dict[int, list[BilledLine]] = defaultdict(list)
     columns = (claim_lines.c.claim_id, claim_lines.c.id, claim_lines.c.procedure_code, claim_lines.c.modifiers,
                claim_lines.c.revenue_code, raw(claim_lines.c.charge), raw(claim_lines.c.service_date),
-               claim_lines.c.line_item_control_number)
+               claim_lines.c.line_item_control_number, claim_lines.c.organisation_id)
     for condition in in_chunks(conn, claim_lines.c.claim_id, sorted(lines_by_claim)):
-        for claim_id, line_id, code, modifiers, revenue, charge, day, licn in conn.execute(
-                select(*columns).where(claim_lines.c.organisation_id == organisation_id, condition)
+        # Selected by claim id alone and the organisation checked here: with an organisation term in the WHERE,
+        # SQLite (no statistics) walks the whole (organisation, line item) index instead of the claim id index.
+        for claim_id, line_id, code, modifiers, revenue, charge, day, licn, organisation in conn.execute(
+                select(*columns).where(condition)
                 .order_by(claim_lines.c.claim_id, claim_lines.c.line_number)).all():
-            billed[claim_id].append(BilledLine(line_id, code, tuple(modifiers.split(":")) if modifiers else (),
-                                               revenue, _money(charge), as_date(day), licn))
+            if organisation == organisation_id:
+                billed[claim_id].append(BilledLine(line_id, code, tuple(modifiers.split(":")) if modifiers else (),
+                                                   revenue, _money(charge), as_date(day), licn))
     pairs: dict[int, int] = {}
     for claim_id, paid in lines_by_claim.items():
         pairs.update(pair_lines(paid, billed.get(claim_id, ())))
