@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from functools import lru_cache
+from typing import Any
 
 ZERO = Decimal("0")
 CENT = Decimal("0.01")
@@ -63,6 +65,13 @@ def format_x12_amount(amount: Decimal) -> str:
     if "." in text:
         text = text.rstrip("0").rstrip(".")
     return "0" if text in ("", "-0") else text
+
+
+@lru_cache(maxsize=65_536)
+def from_stored(value: Any) -> Decimal:
+    """A stored NUMERIC(18,2) amount as exact cents: SQLite hands it back through a float, PostgreSQL as a
+    Decimal; two places recover the stored cents either way. Cached: volume reads repeat the same amounts."""
+    return Decimal(str(value)).quantize(CENT)
 
 
 def total(amounts: Iterable[Decimal]) -> Decimal:

@@ -21,11 +21,10 @@ import csv
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
-from decimal import Decimal
 from functools import lru_cache
 from typing import Any, TextIO
 
-from sqlalchemy import Connection, Integer, and_, cast, func, select
+from sqlalchemy import Connection, and_, select
 from sqlalchemy.dialects import postgresql, sqlite
 
 from rcmflow.adapters.store.schema import (
@@ -35,7 +34,14 @@ from rcmflow.adapters.store.schema import (
     ledger_accounts,
     ledger_journals,
 )
-from rcmflow.adapters.store.sql import COPY_THRESHOLD, bulk_insert, in_chunks, insert_ignoring_conflicts
+from rcmflow.adapters.store.sql import (
+    COPY_THRESHOLD,
+    bulk_insert,
+    in_chunks,
+    insert_ignoring_conflicts,
+    sum_money,
+    summed_money,
+)
 from rcmflow.domain.ledger import (
     AlreadyReversedError,
     Chart,
@@ -49,7 +55,7 @@ from rcmflow.domain.ledger import (
     load_chart,
     reversal_of,
 )
-from rcmflow.domain.money import format_amount, from_cents
+from rcmflow.domain.money import format_amount, from_stored
 from rcmflow.errors import InputError, NotFoundError
 from rcmflow.services.fiscal_periods import check_periods_open
 
@@ -116,7 +122,8 @@ def list_accounts(conn: Connection, organisation_id: str = DEFAULT_ORGANISATION)
 
 # ---- posting ---------------------------------------------------------------------------------------
 
-def _posted_ids(conn: Connection, organisation_id: str, keys: Sequence[str]) -> dict[str, int]:
+def posted_entry_ids(conn: Connection, organisation_id: str, keys: Sequence[str]) -> dict[str, int]:
+    """The entry id of each idempotency key already posted (keys not posted are absent)."""
     found: dict[str, int] = {}
     if not keys:
         return found
@@ -174,7 +181,7 @@ def post_entries(
     unique: dict[str, JournalEntryDraft] = {}
     for entry in entries:
         unique.setdefault(entry.idempotency_key, entry)
-    posted = _posted_ids(conn, organisation_id, list(unique))
+    posted = posted_entry_ids(conn, organisation_id, list(unique))
     new = [entry for key, entry in unique.items() if key not in posted]
     # Already-posted keys are not checked against closed periods: re-running an old file stays a no-op.
     check_periods_open(conn, organisation_id, new)
@@ -201,7 +208,7 @@ def post_entries(
                  for e in new if e.idempotency_key in created for number, line in enumerate(e.lines, start=1)]
         bulk_insert(conn, journal_lines, lines)  # COPY on PostgreSQL, one executemany on SQLite
         lost = [e.idempotency_key for e in new if e.idempotency_key not in created]
-        posted.update(_posted_ids(conn, organisation_id, lost))
+        posted.update(posted_entry_ids(conn, organisation_id, lost))
     refs: list[PostedRef] = []
     seen: set[str] = set()
     for entry in entries:
@@ -294,19 +301,6 @@ def entries_for_source(
 
 # ---- reports ---------------------------------------------------------------------------------------
 
-def _sum_money(conn: Connection, column: Any) -> Any:
-    # SQLite stores NUMERIC as binary floating point: sum whole cents as integers so the total stays exact.
-    if conn.dialect.name == "sqlite":
-        return func.sum(cast(func.round(column * 100), Integer))
-    return func.sum(column)
-
-
-def _money(conn: Connection, value: Any) -> Decimal:
-    if value is None:
-        return Decimal("0.00")
-    return from_cents(int(value)) if conn.dialect.name == "sqlite" else Decimal(value).quantize(Decimal("0.01"))
-
-
 def trial_balance(
     conn: Connection, *, as_of: date | None = None, organisation_id: str = DEFAULT_ORGANISATION
 ) -> TrialBalance:
@@ -319,13 +313,13 @@ def trial_balance(
         conditions.append(e.c.posting_date <= as_of)
     rows = conn.execute(
         select(a.c.number, a.c.key, a.c.name, a.c.account_type, a.c.normal_side,
-               _sum_money(conn, l_.c.debit).label("debits"), _sum_money(conn, l_.c.credit).label("credits"))
+               sum_money(conn, l_.c.debit).label("debits"), sum_money(conn, l_.c.credit).label("credits"))
         .select_from(source).where(and_(*conditions))
         .group_by(a.c.id, a.c.number, a.c.key, a.c.name, a.c.account_type, a.c.normal_side)
         .order_by(a.c.number))
     return TrialBalance(as_of, tuple(
         TrialBalanceRow(row.number, row.key, row.name, row.account_type, row.normal_side,
-                        _money(conn, row.debits), _money(conn, row.credits)) for row in rows))
+                        summed_money(conn, row.debits), summed_money(conn, row.credits)) for row in rows))
 
 
 def export_journal_csv(
@@ -356,12 +350,7 @@ def export_journal_csv(
     count = 0
     for row in conn.execute(query.execution_options(yield_per=5_000)):
         writer.writerow([row[0], row[1].isoformat(), row[2], row[3], row[4], row[5], row[6],
-                         format_amount(_exact(row[7])), format_amount(_exact(row[8])), row[9], row[10] or "",
+                         format_amount(from_stored(row[7])), format_amount(from_stored(row[8])), row[9], row[10] or "",
                          row[11], row[12], row[13], "" if row[14] is None else row[14]])
         count += 1
     return count
-
-
-def _exact(value: Any) -> Decimal:
-    # SQLite hands NUMERIC back through a float; two places recover the stored cents exactly.
-    return Decimal(value).quantize(Decimal("0.01"))

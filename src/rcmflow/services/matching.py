@@ -11,7 +11,6 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Callable, Hashable, Iterable, Iterator, Mapping, Sequence
 from decimal import Decimal
-from functools import lru_cache
 from typing import Any
 
 from sqlalchemy import Connection, and_, func, select
@@ -31,6 +30,7 @@ from rcmflow.domain.matching import (
     pair_lines,
     scored_candidates,
 )
+from rcmflow.domain.money import from_stored
 
 DEFAULT_FUZZY_THRESHOLD = Decimal("0.90")
 # A clinic bills many identical visits a day: beyond this many claims sharing a payer, first day and charge,
@@ -49,12 +49,6 @@ _CLAIM_COLUMNS = (
 _LIVE = (claims.c.state != "voided", claims.c.frequency != "8")
 
 
-@lru_cache(maxsize=65_536)
-def _money(value: Any) -> Decimal:
-    # SQLite returns NUMERIC as float or int: back to exact cents at the read boundary (cached: charges repeat).
-    return Decimal(str(value)).quantize(_CENT)
-
-
 def _claims_where(conn: Connection, organisation_id: str, conditions: Iterable[Any]) -> list[ClaimKey]:
     """Live claims of the organisation meeting any of ``conditions`` (one query each)."""
     found: list[ClaimKey] = []
@@ -62,7 +56,7 @@ def _claims_where(conn: Connection, organisation_id: str, conditions: Iterable[A
         rows = conn.execute(select(*_CLAIM_COLUMNS).where(
             claims.c.organisation_id == organisation_id, condition, *_LIVE)).all()
         found.extend(ClaimKey(claim_id, payer_id, pcn, payer_claim_number, member_id, as_date(service_from),
-                              as_date(service_to), _money(charge), frequency, state)
+                              as_date(service_to), from_stored(charge), frequency, state)
                      for claim_id, payer_id, pcn, payer_claim_number, member_id, service_from, service_to, charge,
                      frequency, state in rows)
     return found
@@ -109,7 +103,7 @@ def _fuzzy_candidates(conn: Connection, payments: Sequence[PaymentKey],
     wanted = {(p.payer_id, p.service_from, p.charge) for p in payments if p.service_from is not None}
     small: list[tuple[Any, ...]] = []
     for condition in _same_day(wanted):  # count first: large groups are not worth reading
-        small.extend((payer, day, _money(charge)) for payer, day, charge, _ in conn.execute(
+        small.extend((payer, day, from_stored(charge)) for payer, day, charge, _ in conn.execute(
             select(*day_columns, func.count()).where(claims.c.organisation_id == organisation_id, condition, *_LIVE)
             .group_by(*day_columns).having(func.count() <= MAX_SAME_DAY_CANDIDATES)))
     by_charge = _grouped(_claims_where(conn, organisation_id, _same_day(small)),
@@ -200,7 +194,7 @@ def match_service_lines(
                 .order_by(claim_lines.c.claim_id, claim_lines.c.line_number)).all():
             if organisation == organisation_id:
                 billed[claim_id].append(BilledLine(line_id, code, tuple(modifiers.split(":")) if modifiers else (),
-                                                   revenue, _money(charge), as_date(day), licn))
+                                                   revenue, from_stored(charge), as_date(day), licn))
     pairs: dict[int, int] = {}
     for claim_id, paid in lines_by_claim.items():
         pairs.update(pair_lines(paid, billed.get(claim_id, ())))

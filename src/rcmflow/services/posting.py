@@ -30,7 +30,6 @@ from rcmflow.adapters.store.schema import (
     WORK_ITEM_ACTIVE_STATES,
     claim_payments,
     claims,
-    journal_entries,
     provider_adjustments,
     remittances,
     service_payments,
@@ -42,6 +41,7 @@ from rcmflow.domain.carc import CARC_MEANINGS
 from rcmflow.domain.contracts import ExpectedLine, PayerContracts, actual_allowed, contract_variance
 from rcmflow.domain.ledger import JournalEntryDraft
 from rcmflow.domain.matching import ClaimMatch, PaymentKey
+from rcmflow.domain.money import from_stored
 from rcmflow.domain.posting import (
     Outcome,
     PaymentFacts,
@@ -54,14 +54,13 @@ from rcmflow.domain.posting import (
 from rcmflow.domain.states import CLAIM
 from rcmflow.services.claims import CLAIM_OBJECT
 from rcmflow.services.events import Event, append_events
-from rcmflow.services.ledger import post_entries, reverse_entries
+from rcmflow.services.ledger import post_entries, posted_entry_ids, reverse_entries
 from rcmflow.services.matching import match_claim_payments, match_service_lines
 from rcmflow.services.policies import configured_payer_contracts, configured_plb_accounts
 from rcmflow.services.posting_load import (
     ClaimInfo,
     Payment,
     closed_periods,
-    exact,
     load_claims,
     load_payments,
     payments_from_store,
@@ -281,7 +280,7 @@ def _post_payments(conn: Connection, payments: list[Payment], from_state: str, *
     started = time.perf_counter()
     matches = match_claim_payments(conn, [PaymentKey(
         p.id, p.payer_id, p.row.patient_control_number, p.row.payer_claim_control_number, p.row.member_id,
-        p.row.service_from, p.row.service_to, exact(p.row.charge)) for p in payments],
+        p.row.service_from, p.row.service_to, from_stored(p.row.charge)) for p in payments],
         organisation_id=organisation_id)
     if from_state == "unapplied":
         payments = [p for p in payments if p.id in matches]  # still no claim: they stay unapplied
@@ -308,12 +307,15 @@ def _post_round(conn: Connection, payments: list[Payment], matches: dict[int, Cl
     pairs = match_service_lines(conn, {matches[p.id].claim_id: p.lines for p in matched},
                                 organisation_id=organisation_id) if matched else {}
     started = result.timed("match", started)
-    originals = _originals(conn, [p for p in matched if p.row.status == "22"], matches)
+    originals = _originals(conn, [p for p in matched if p.row.status == "22"], matches, organisation_id)
+    # Payments applied from unapplied cash: their unapplied entries, to reverse (one look-up for the round).
+    unapplied_entries = (posted_entry_ids(conn, organisation_id, [f"unapplied:{p.id}" for p in matched])
+                         if from_state == "unapplied" else {})
     for payment in payments:
         row = payment.row
         match = matches.get(payment.id)
         facts = PaymentFacts(payment.id, row.remittance_id, payment.payer_id, row.status, row.patient_control_number,
-                             exact(row.charge), exact(row.paid), payment.adjustments, payment.posting_date,
+                             from_stored(row.charge), from_stored(row.paid), payment.adjustments, payment.posting_date,
                              row.crossover_payer, match.claim_id if match else None)
         result.service_lines += len(payment.lines)
         if match is None:
@@ -325,10 +327,8 @@ def _post_round(conn: Connection, payments: list[Payment], matches: dict[int, Cl
         work.matched.append(payment.id)
         if row.payer_claim_control_number and not claim.payer_claim_number:
             work.payer_claim_numbers[match.claim_id] = row.payer_claim_control_number
-        if from_state == "unapplied":
-            entry = _entry_id(conn, organisation_id, f"unapplied:{payment.id}")
-            if entry is not None:
-                work.reversals.append((payment.id, entry))
+        if (entry := unapplied_entries.get(f"unapplied:{payment.id}")) is not None:
+            work.reversals.append((payment.id, entry))
         if outcome.kind == "reversal":
             result.reversals += 1
             original = originals.get(payment.id)
@@ -431,20 +431,14 @@ def _variance(contracts: PayerContracts, payment: Payment, claim: Any, outcome: 
         # Allowed = charge - contractual reductions; sequestration (CO-253) cuts the payment, not the allowed.
         contractual = sum((adj.amount for adj in payment.adjustments if adj.group == "CO" and adj.reason != "253"),
                           Decimal(0))
-        allowed = actual_allowed(exact(payment.row.charge), contractual)
+        allowed = actual_allowed(from_stored(payment.row.charge), contractual)
     return contract_variance(contracts, payer_id=payment.payer_id, claim_type=claim.claim_type,
                              service_date=payment.row.service_from or claim.service_from, lines=lines,
                              actual_allowed=allowed)
 
 
-def _entry_id(conn: Connection, organisation_id: str, key: str) -> int | None:
-    return conn.execute(select(journal_entries.c.id).where(
-        journal_entries.c.organisation_id == organisation_id, journal_entries.c.idempotency_key == key,
-    )).scalar_one_or_none()
-
-
-def _originals(conn: Connection, reversals: list[Payment],
-               matches: dict[int, ClaimMatch]) -> dict[int, tuple[int, int]]:
+def _originals(conn: Connection, reversals: list[Payment], matches: dict[int, ClaimMatch],
+               organisation_id: str) -> dict[int, tuple[int, int]]:
     """For each reversal, the posted payment it reverses (same claim, not itself a reversal, latest first,
     the same payer claim number when the reversal carries one) and that payment's journal entry."""
     if not reversals:
@@ -457,11 +451,8 @@ def _originals(conn: Connection, reversals: list[Payment],
                                 .where(condition, cp.c.state == "posted", cp.c.status != "22")
                                 .order_by(cp.c.id.desc())):
             candidates[row.claim_id].append(row)
-    entries: dict[str, int] = {}
-    keys = [f"claim-payment:{row.id}" for rows in candidates.values() for row in rows]
-    for condition in in_chunks(conn, journal_entries.c.idempotency_key, keys):
-        entries.update(conn.execute(select(journal_entries.c.idempotency_key, journal_entries.c.id).where(
-            condition)).all())
+    entries = posted_entry_ids(conn, organisation_id,
+                               [f"claim-payment:{row.id}" for rows in candidates.values() for row in rows])
     found: dict[int, tuple[int, int]] = {}
     used: set[int] = set()
     for payment in reversals:

@@ -24,6 +24,7 @@ from rcmflow.adapters.store.schema import (
 from rcmflow.adapters.store.sql import as_date, in_chunks, raw
 from rcmflow.domain.ledger import period_of
 from rcmflow.domain.matching import LineKey
+from rcmflow.domain.money import from_stored
 from rcmflow.domain.remittance import Adjustment
 from rcmflow.services.remittances import StoredPayment
 
@@ -89,8 +90,8 @@ def load_payments(conn: Connection, column: Any, keys: list[int], state: str,
     cp, r = claim_payments, remittances
     found: list[tuple[PaymentRow, str]] = []
     for condition in in_chunks(conn, column, keys):
-        found.extend((PaymentRow(row_id, remittance_id, pcn, status, exact(charge), exact(paid), number, member,
-                                 as_date(start), as_date(end), crossover, remarks), payer)
+        found.extend((PaymentRow(row_id, remittance_id, pcn, status, from_stored(charge), from_stored(paid), number,
+                                 member, as_date(start), as_date(end), crossover, remarks), payer)
                      for (row_id, remittance_id, pcn, status, charge, paid, number, member, start, end, crossover,
                           remarks, payer) in conn.execute(select(
                          cp.c.id, cp.c.remittance_id, cp.c.patient_control_number, cp.c.status, raw(cp.c.charge),
@@ -108,7 +109,7 @@ def load_payments(conn: Connection, column: Any, keys: list[int], state: str,
         for payment_id, group, reason, amount, quantity in conn.execute(
                 select(pa.c.claim_payment_id, pa.c.group_code, pa.c.reason_code, raw(pa.c.amount), raw(pa.c.quantity))
                 .where(condition).order_by(pa.c.id)).all():
-            adjustments[payment_id].append(Adjustment(group, reason, exact(amount),
+            adjustments[payment_id].append(Adjustment(group, reason, from_stored(amount),
                                                       None if quantity is None else exact_units(quantity)))
     sp = service_payments
     for condition in in_chunks(conn, sp.c.claim_payment_id, ids):
@@ -119,9 +120,9 @@ def load_payments(conn: Connection, column: Any, keys: list[int], state: str,
                 raw(sp.c.allowed))
                 .where(condition).order_by(sp.c.id)).all():
             units[payment_id][line_id] = exact_units(line_units) if line_units is not None else None
-            allowed[payment_id].append(exact(line_allowed) if line_allowed is not None else None)
+            allowed[payment_id].append(from_stored(line_allowed) if line_allowed is not None else None)
             lines[payment_id].append(LineKey(line_id, code, tuple(modifiers.split(":")) if modifiers else (),
-                                             revenue, exact(charge), as_date(day), licn))
+                                             revenue, from_stored(charge), as_date(day), licn))
     return [Payment(row.id, row, tuple(adjustments[row.id]), tuple(lines[row.id]), payer,
                     dates[row.remittance_id], units[row.id], _all_or_none(allowed[row.id])) for row, payer in found]
 
@@ -131,22 +132,23 @@ def payments_from_store(stored: Sequence[StoredPayment], dates: dict[int, date])
     payments: list[Payment] = []
     for item in stored:
         row, claim = item.row, item.record
-        adjustments = [Adjustment(a.group, a.reason, exact(a.amount), a.quantity) for a in claim.adjustments]
+        adjustments = [Adjustment(a.group, a.reason, from_stored(a.amount), a.quantity) for a in claim.adjustments]
         lines: list[LineKey] = []
         units: dict[int, Decimal | None] = {}
         allowed: list[Decimal | None] = []
         for line_id, line in zip(item.line_ids, claim.service_payments, strict=True):
-            adjustments.extend(Adjustment(a.group, a.reason, exact(a.amount), a.quantity) for a in line.adjustments)
+            adjustments.extend(Adjustment(a.group, a.reason, from_stored(a.amount), a.quantity)
+                               for a in line.adjustments)
             procedure = line.procedure
             lines.append(LineKey(line_id, procedure.code or None, procedure.modifiers, line.revenue_code or None,
-                                 exact(line.charge), line.service_date, line.line_item_control_number or None))
+                                 from_stored(line.charge), line.service_date, line.line_item_control_number or None))
             units[line_id] = line.units_paid
             b6 = line.amount("B6")
-            allowed.append(exact(b6) if b6 is not None else None)
+            allowed.append(from_stored(b6) if b6 is not None else None)
         payment_row = PaymentRow(item.id, row["remittance_id"], row["patient_control_number"], row["status"],
-                                 exact(row["charge"]), exact(row["paid"]), row["payer_claim_control_number"],
-                                 row["member_id"], row["service_from"], row["service_to"], row["crossover_payer"],
-                                 row["remarks"])
+                                 from_stored(row["charge"]), from_stored(row["paid"]),
+                                 row["payer_claim_control_number"], row["member_id"], row["service_from"],
+                                 row["service_to"], row["crossover_payer"], row["remarks"])
         payments.append(Payment(item.id, payment_row, tuple(adjustments), tuple(lines), item.payer_id,
                                 dates[payment_row.remittance_id], units, _all_or_none(allowed)))
     return payments
@@ -156,13 +158,6 @@ def _all_or_none(amounts: list[Decimal | None]) -> Decimal | None:
     if not amounts or any(amount is None for amount in amounts):
         return None
     return sum((amount for amount in amounts if amount is not None), Decimal("0.00"))
-
-
-@lru_cache(maxsize=65_536)
-def exact(value: Any) -> Decimal:
-    # SQLite hands NUMERIC back as float: exact cents again at the read boundary. Cached: amounts repeat (the
-    # same fee, the same copay) across a batch's hundreds of thousands of rows.
-    return Decimal(str(value)).quantize(Decimal("0.01"))
 
 
 @lru_cache(maxsize=1_024)

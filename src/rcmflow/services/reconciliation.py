@@ -27,10 +27,9 @@ from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
-from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Connection, Integer, and_, case, cast, func, or_, select, text, update
+from sqlalchemy import Connection, and_, case, func, or_, select, text, update
 
 from rcmflow.adapters.store.schema import (
     DEFAULT_ORGANISATION,
@@ -41,10 +40,10 @@ from rcmflow.adapters.store.schema import (
     remittances,
     work_items,
 )
-from rcmflow.adapters.store.sql import in_chunks, insert_ignoring_conflicts
+from rcmflow.adapters.store.sql import in_chunks, insert_ignoring_conflicts, sum_money, summed_money
 from rcmflow.domain.deposit import CREDIT, Deposit
 from rcmflow.domain.ledger import JournalEntryDraft, credit, debit, period_of
-from rcmflow.domain.money import CENT, ZERO, format_amount, from_cents
+from rcmflow.domain.money import ZERO, format_amount, from_stored
 from rcmflow.domain.reassociation import TRACE_PARTIAL, OpenDeposit, OpenRemittance, Reassociation, reassociate
 from rcmflow.errors import InputError
 from rcmflow.services.deposits import DEPOSIT_OBJECT
@@ -133,11 +132,6 @@ def _serialise(conn: Connection, organisation_id: str) -> None:
     conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": int.from_bytes(digest[:8], "big", signed=True)})
 
 
-def _cents(value: Any) -> Decimal:
-    # SQLite hands NUMERIC back through a float: two places recover the stored cents exactly.
-    return (ZERO + Decimal(str(value))).quantize(CENT)
-
-
 def _open_deposits(conn: Connection, organisation_id: str) -> dict[int, OpenDeposit]:
     d = deposits.c
     query = select(d.id, d.amount, d.matched_amount, d.value_date, d.trace_number, d.customer_reference,
@@ -146,7 +140,7 @@ def _open_deposits(conn: Connection, organisation_id: str) -> dict[int, OpenDepo
         d.amount > d.matched_amount)
     found: dict[int, OpenDeposit] = {}
     for row in conn.execute(query):
-        open_amount = _cents(row.amount) - _cents(row.matched_amount)
+        open_amount = from_stored(row.amount) - from_stored(row.matched_amount)
         if open_amount <= ZERO:
             continue
         # The keys come from the domain's own rule (parsed TRN02, then the references).
@@ -167,10 +161,10 @@ def _open_remittances(conn: Connection, organisation_id: str) -> tuple[dict[int,
     found: dict[int, OpenRemittance] = {}
     zero_paid: list[int] = []
     for row in conn.execute(query):
-        if _cents(row.payment_amount) == ZERO:
+        if from_stored(row.payment_amount) == ZERO:
             zero_paid.append(row.id)
             continue
-        open_amount = _cents(row.payment_amount) - _cents(row.reconciled_amount)
+        open_amount = from_stored(row.payment_amount) - from_stored(row.reconciled_amount)
         # BPR03 "D": the payer takes money back; only credits reconcile against deposits.
         if open_amount > ZERO and row.credit_debit == "C":
             found[row.id] = OpenRemittance(row.id, row.payer_id, row.trace_number, row.originator_id, open_amount,
@@ -221,7 +215,7 @@ def _move_deposits(conn: Connection, ids: Sequence[int], actor: str, now: dateti
         if moving:
             transition_many(conn, DEPOSIT_OBJECT, moving, state, "matched", activity=ACTIVITY_MATCH, actor=actor,
                             at=now)
-    full = [row.id for row in rows if _cents(row.matched_amount) >= _cents(row.amount)]
+    full = [row.id for row in rows if from_stored(row.matched_amount) >= from_stored(row.amount)]
     if not full:
         return []
     return list(transition_many(conn, DEPOSIT_OBJECT, full, "matched", "reconciled",
@@ -232,7 +226,7 @@ def _move_remittances(conn: Connection, ids: Sequence[int], zero_paid: Sequence[
                       now: datetime) -> list[int]:
     """Fully reconciled (and zero-amount) posted remittances to "reconciled"; return their ids."""
     rows = _amounts(conn, remittances, "payment_amount", "reconciled_amount", ids) if ids else []
-    full = [row.id for row in rows if _cents(row.reconciled_amount) >= _cents(row.payment_amount)]
+    full = [row.id for row in rows if from_stored(row.reconciled_amount) >= from_stored(row.payment_amount)]
     full.extend(zero_paid)
     if not full:
         return []
@@ -305,9 +299,9 @@ def _unmatched_deposits(conn: Connection, organisation_id: str, now: datetime, a
                         actor=actor, reason=f"no remittance after {age} days", at=now)
     return [WorkItemSpec(
         queue=RECONCILIATION_QUEUE, item_type=UNMATCHED_DEPOSIT, object_type=DEPOSIT_OBJECT, object_id=str(row.id),
-        title=f"Deposit of {format_amount(_cents(row.amount))} on {_day(row.value_date)} matches no remittance",
+        title=f"Deposit of {format_amount(from_stored(row.amount))} on {_day(row.value_date)} matches no remittance",
         organisation_id=organisation_id,
-        details={"amount": format_amount(_cents(row.amount)), "value_date": _day(row.value_date),
+        details={"amount": format_amount(from_stored(row.amount)), "value_date": _day(row.value_date),
                  "trace_number": row.trace_number, "payer_name": row.payer_name, "age_days": age},
     ) for row in rows]
 
@@ -321,15 +315,15 @@ def _unreconciled_remittances(conn: Connection, organisation_id: str, now: datet
                                    r.payment_date).where(
             r.organisation_id == organisation_id, r.state == "posted", r.payment_amount > r.reconciled_amount,
             _older_than(r.payment_date, r.created_at, cutoff)).order_by(r.id)):
-        open_amount = _cents(row.payment_amount) - _cents(row.reconciled_amount)
+        open_amount = from_stored(row.payment_amount) - from_stored(row.reconciled_amount)
         if open_amount <= ZERO:
             continue
         specs.append(WorkItemSpec(
             queue=RECONCILIATION_QUEUE, item_type=UNRECONCILED_REMITTANCE, object_type=REMITTANCE_OBJECT,
             object_id=str(row.id), payer_id=row.payer_id, organisation_id=organisation_id,
-            title=f"Remittance {row.trace_number} of {format_amount(_cents(row.payment_amount))}: "
+            title=f"Remittance {row.trace_number} of {format_amount(from_stored(row.payment_amount))}: "
                   f"{format_amount(open_amount)} not found in a bank deposit",
-            details={"trace_number": row.trace_number, "payment_amount": format_amount(_cents(row.payment_amount)),
+            details={"trace_number": row.trace_number, "payment_amount": format_amount(from_stored(row.payment_amount)),
                      "open_amount": format_amount(open_amount), "payment_date": _day(row.payment_date),
                      "age_days": age}))
     return specs
@@ -350,34 +344,34 @@ def _amount_mismatches(conn: Connection, organisation_id: str) -> list[WorkItemS
     on_deposit: dict[int, list[Any]] = defaultdict(list)
     on_remittance: dict[int, list[Any]] = defaultdict(list)
     for row in conn.execute(query):
-        if row.deposit_open and _cents(row.amount) > _cents(row.matched_amount):
+        if row.deposit_open and from_stored(row.amount) > from_stored(row.matched_amount):
             on_deposit[row.deposit_id].append(row)
-        if row.remittance_open and _cents(row.payment_amount) > _cents(row.reconciled_amount):
+        if row.remittance_open and from_stored(row.payment_amount) > from_stored(row.reconciled_amount):
             on_remittance[row.remittance_id].append(row)
     specs = []
     for deposit_id, rows in on_deposit.items():
         first = rows[0]
-        difference = _cents(first.amount) - _cents(first.matched_amount)
+        difference = from_stored(first.amount) - from_stored(first.matched_amount)
         specs.append(WorkItemSpec(
             queue=RECONCILIATION_QUEUE, item_type=AMOUNT_MISMATCH, object_type=DEPOSIT_OBJECT,
             object_id=str(deposit_id), organisation_id=organisation_id,
-            title=f"Deposit of {format_amount(_cents(first.amount))} exceeds remittance {first.trace_number} "
+            title=f"Deposit of {format_amount(from_stored(first.amount))} exceeds remittance {first.trace_number} "
                   f"by {format_amount(difference)}",
             links=tuple((REMITTANCE_OBJECT, str(row.remittance_id)) for row in rows),
-            details={"amount": format_amount(_cents(first.amount)),
-                     "matched_amount": format_amount(_cents(first.matched_amount)),
+            details={"amount": format_amount(from_stored(first.amount)),
+                     "matched_amount": format_amount(from_stored(first.matched_amount)),
                      "difference": format_amount(difference), "trace_number": first.trace_number}))
     for remittance_id, rows in on_remittance.items():
         first = rows[0]
-        difference = _cents(first.payment_amount) - _cents(first.reconciled_amount)
+        difference = from_stored(first.payment_amount) - from_stored(first.reconciled_amount)
         specs.append(WorkItemSpec(
             queue=RECONCILIATION_QUEUE, item_type=AMOUNT_MISMATCH, object_type=REMITTANCE_OBJECT,
             object_id=str(remittance_id), organisation_id=organisation_id, payer_id=first.payer_id,
-            title=f"Remittance {first.trace_number} of {format_amount(_cents(first.payment_amount))} exceeds its "
+            title=f"Remittance {first.trace_number} of {format_amount(from_stored(first.payment_amount))} exceeds its "
                   f"deposits by {format_amount(difference)}",
             links=tuple((DEPOSIT_OBJECT, str(row.deposit_id)) for row in rows),
-            details={"payment_amount": format_amount(_cents(first.payment_amount)),
-                     "reconciled_amount": format_amount(_cents(first.reconciled_amount)),
+            details={"payment_amount": format_amount(from_stored(first.payment_amount)),
+                     "reconciled_amount": format_amount(from_stored(first.reconciled_amount)),
                      "difference": format_amount(difference), "trace_number": first.trace_number}))
     return specs
 
@@ -388,27 +382,17 @@ def _day(value: date | None) -> str | None:
 
 # ---- status ----------------------------------------------------------------------------------------------
 
-def _sum(conn: Connection, column: Any) -> Any:
-    # SQLite sums NUMERIC as binary floating point: sum whole cents as integers so the total stays exact.
-    if conn.dialect.name == "sqlite":
-        return func.coalesce(func.sum(cast(func.round(column * 100), Integer)), 0)
-    return func.coalesce(func.sum(column), 0)
-
-
-def _money(conn: Connection, value: Any) -> Decimal:
-    return from_cents(int(value)) if conn.dialect.name == "sqlite" else _cents(value)
-
-
 def reconciliation_status(conn: Connection, *, organisation_id: str = DEFAULT_ORGANISATION) -> dict[str, Any]:
     """Counts and amounts (two-place strings) of deposits by state, of posted remittances by reconciliation
     (unreconciled, partial, reconciled), and of matches by method."""
     d, r, m = deposits.c, remittances.c, deposit_matches.c
     by_state: dict[str, dict[str, Any]] = {}
     debit_count, debit_total = 0, ZERO
-    for row in conn.execute(select(d.state, d.direction, func.count().label("n"), _sum(conn, d.amount).label("amount"),
-                                   _sum(conn, d.matched_amount).label("matched"))
+    for row in conn.execute(select(d.state, d.direction, func.count().label("n"),
+                                   sum_money(conn, d.amount).label("amount"),
+                                   sum_money(conn, d.matched_amount).label("matched"))
                             .where(d.organisation_id == organisation_id).group_by(d.state, d.direction)):
-        amount, matched = _money(conn, row.amount), _money(conn, row.matched)
+        amount, matched = summed_money(conn, row.amount), summed_money(conn, row.matched)
         if row.direction != CREDIT:  # bank debits (checks paid, fees) are reported, never reconciled here
             debit_count, debit_total = debit_count + row.n, debit_total + amount
             continue
@@ -418,14 +402,16 @@ def reconciliation_status(conn: Connection, *, organisation_id: str = DEFAULT_OR
     status = case((r.state == "reconciled", "reconciled"), (r.reconciled_amount > 0, "partial"),
                   else_="unreconciled").label("status")
     by_status = dict.fromkeys(("unreconciled", "partial", "reconciled"), (0, ZERO, ZERO))
-    for row in conn.execute(select(status, func.count().label("n"), _sum(conn, r.payment_amount).label("amount"),
-                                   _sum(conn, r.reconciled_amount).label("reconciled"))
+    for row in conn.execute(select(status, func.count().label("n"),
+                                   sum_money(conn, r.payment_amount).label("amount"),
+                                   sum_money(conn, r.reconciled_amount).label("reconciled"))
                             .where(r.organisation_id == organisation_id, r.state.in_(("posted", "reconciled")))
                             .group_by(status)):
-        by_status[row.status] = (row.n, _money(conn, row.amount), _money(conn, row.reconciled))
-    methods = {row.method: {"count": row.n, "amount": format_amount(_money(conn, row.amount))} for row in conn.execute(
-        select(m.method, func.count().label("n"), _sum(conn, m.amount).label("amount"))
-        .where(m.organisation_id == organisation_id).group_by(m.method))}
+        by_status[row.status] = (row.n, summed_money(conn, row.amount), summed_money(conn, row.reconciled))
+    methods = {row.method: {"count": row.n, "amount": format_amount(summed_money(conn, row.amount))}
+               for row in conn.execute(
+                   select(m.method, func.count().label("n"), sum_money(conn, m.amount).label("amount"))
+                   .where(m.organisation_id == organisation_id).group_by(m.method))}
     return {
         "deposits": {"by_state": by_state, "debits": {"count": debit_count, "amount": format_amount(debit_total)}},
         "remittances": {name: {"count": n, "amount": format_amount(amount), "reconciled_amount": format_amount(done),

@@ -28,8 +28,7 @@ from rcmflow.adapters.store.schema import (
     remittances,
     service_payments,
 )
-from rcmflow.adapters.store.sql import bulk_insert, insert_ignoring_conflicts
-from rcmflow.domain.money import ZERO
+from rcmflow.adapters.store.sql import bulk_insert, insert_ignoring_conflicts, sum_money, summed_money
 from rcmflow.domain.remittance import ClaimPayment, Remark, Remittance
 from rcmflow.domain.states import CLAIM_PAYMENT, REMITTANCE
 from rcmflow.services.events import Event, append_events
@@ -299,20 +298,15 @@ def remittance_summary(conn: Connection, organisation_id: str | None = None) -> 
     accepted = remittances.c.state.not_in(("rejected", "reversed"))
     by_state = {row.state: row.n for row in conn.execute(scoped(
         select(remittances.c.state, func.count().label("n")).group_by(remittances.c.state), remittances))}
-    payment_total = conn.execute(scoped(select(func.coalesce(func.sum(
-        case((accepted, remittances.c.payment_amount), else_=0)), 0)), remittances)).scalar_one()
-    claims = conn.execute(scoped(select(func.count(), func.coalesce(func.sum(claim_payments.c.paid), 0)),
+    payment_total = conn.execute(scoped(select(sum_money(
+        conn, case((accepted, remittances.c.payment_amount), else_=0))), remittances)).scalar_one()
+    claims = conn.execute(scoped(select(func.count(), sum_money(conn, claim_payments.c.paid)),
                                  claim_payments)).one()
     lines = conn.execute(scoped(select(func.count()).select_from(service_payments), service_payments)).scalar_one()
-    plb_total = conn.execute(scoped(select(func.coalesce(func.sum(provider_adjustments.c.amount), 0)),
+    plb_total = conn.execute(scoped(select(sum_money(conn, provider_adjustments.c.amount)),
                                     provider_adjustments)).scalar_one()
     return RemittanceSummary(
-        remittances=sum(by_state.values()), by_state=by_state, payment_total=_money(payment_total),
-        claim_payments=claims[0], claim_paid_total=_money(claims[1]), service_payments=lines,
-        provider_adjustment_total=_money(plb_total),
+        remittances=sum(by_state.values()), by_state=by_state, payment_total=summed_money(conn, payment_total),
+        claim_payments=claims[0], claim_paid_total=summed_money(conn, claims[1]), service_payments=lines,
+        provider_adjustment_total=summed_money(conn, plb_total),
     )
-
-
-def _money(value: Any) -> Decimal:
-    # SQLite sums NUMERIC as float or int: back to exact cents.
-    return (ZERO + Decimal(str(value))).quantize(Decimal("0.01"))

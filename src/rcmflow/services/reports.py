@@ -22,6 +22,7 @@ from rcmflow.adapters.store.schema import (
     remittances,
     work_items,
 )
+from rcmflow.adapters.store.sql import sum_money, summed_money
 from rcmflow.domain.money import format_amount
 from rcmflow.services.ledger import trial_balance
 from rcmflow.services.remittances import remittance_summary
@@ -36,8 +37,7 @@ def _count(conn: Connection, query: Any) -> int:
 
 
 def _sum(conn: Connection, column: Any, *conditions: Any) -> Decimal:
-    value = conn.execute(select(func.coalesce(func.sum(column), 0)).where(*conditions)).scalar_one()
-    return Decimal(str(value)).quantize(Decimal("0.01"))
+    return summed_money(conn, conn.execute(select(sum_money(conn, column)).where(*conditions)).scalar_one())
 
 
 def summary(conn: Connection, organisation_id: str = DEFAULT_ORGANISATION) -> dict[str, Any]:

@@ -5,13 +5,16 @@ from __future__ import annotations
 import itertools
 from collections.abc import Iterable, Iterator, Sequence
 from datetime import date
+from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import JSON, Connection, Table, any_, bindparam, func, select, type_coerce, update
+from sqlalchemy import JSON, Connection, Integer, Table, any_, bindparam, cast, func, select, type_coerce, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.sql.dml import Insert
 from sqlalchemy.types import NullType
+
+from rcmflow.domain.money import CENT, from_cents
 
 # Above this many rows PostgreSQL gets them through COPY: an INSERT's parameters are parsed and planned per
 # page of rows, COPY streams them; below it, COPY's extra round trips cost more than they save.
@@ -42,6 +45,21 @@ def as_date(value: Any) -> date | None:
     if value is None or isinstance(value, date):
         return value
     return date.fromisoformat(value)
+
+
+def sum_money(conn: Connection, column: Any) -> Any:
+    """SUM of a money column, 0 when there are no rows, exact on both databases: SQLite keeps NUMERIC as
+    binary floating point, so there the whole cents are summed as integers. Read it with ``summed_money``."""
+    if conn.dialect.name == "sqlite":
+        return func.coalesce(func.sum(cast(func.round(column * 100), Integer)), 0)
+    return func.coalesce(func.sum(column), 0)
+
+
+def summed_money(conn: Connection, value: Any) -> Decimal:
+    """A ``sum_money`` result as exact money."""
+    if value is None:
+        return Decimal("0.00")
+    return from_cents(int(value)) if conn.dialect.name == "sqlite" else Decimal(value).quantize(CENT)
 
 
 def insert_ignoring_conflicts(
