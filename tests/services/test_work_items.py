@@ -168,9 +168,10 @@ def test_bulk_assign_and_bulk_resolve_thousands_in_one_call(engine: Engine) -> N
              for i in range(6000)]
     with engine.begin() as conn:
         ids = [ref.id for ref in open_items(conn, specs, actor="job:intake", now=WEDNESDAY, policies=POLICIES)]
-        start(conn, ids[0], ANA)
-        wait(conn, ids[1], ANA, "payer")
-        cancel(conn, ids[2], ANA, "duplicate")
+        # Dated, like the bulk moves below: the history orders by time, whatever day the suite runs on.
+        start(conn, ids[0], ANA, now=WEDNESDAY)
+        wait(conn, ids[1], ANA, "payer", now=WEDNESDAY)
+        cancel(conn, ids[2], ANA, "duplicate", now=WEDNESDAY)
     later = WEDNESDAY + timedelta(hours=1)
     with engine.begin() as conn:
         assigned = bulk_assign(conn, [*ids, 999_999], "ana", LEAD, now=later)

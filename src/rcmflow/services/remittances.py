@@ -28,7 +28,7 @@ from rcmflow.adapters.store.schema import (
     remittances,
     service_payments,
 )
-from rcmflow.adapters.store.sql import bulk_insert, insert_ignoring_conflicts, sum_money, summed_money
+from rcmflow.adapters.store.sql import bulk_insert, insert_ignoring_conflicts, reserve_ids, sum_money, summed_money
 from rcmflow.domain.remittance import ClaimPayment, Remark, Remittance
 from rcmflow.domain.states import CLAIM_PAYMENT, REMITTANCE
 from rcmflow.services.events import Event, append_events
@@ -110,7 +110,7 @@ def _remarks(remarks: Sequence[Remark]) -> list[dict[str, str]] | None:
     return [{"code": remark.code, "qualifier": remark.qualifier} for remark in remarks] or None
 
 
-def store_remittances(
+def register_remittances(
     conn: Connection,
     document_id: int | None,
     items: Sequence[Remittance],
@@ -118,11 +118,13 @@ def store_remittances(
     actor: str,
     now: datetime,
     organisation_id: str = DEFAULT_ORGANISATION,
-) -> StoreResult:
-    """Store remittances with their claims, lines and adjustments in the caller's transaction; skip
-    duplicates and open a work item per conflict (the stored remittance stays as it is)."""
+) -> tuple[StoreResult, list[tuple[int, Remittance]]]:
+    """Insert the remittance rows (not their claim payments) in the caller's transaction, with their "receive"
+    events; skip duplicates and open a work item per conflict. Returns the result and the new (id, record)
+    pairs, whose claim payments the caller stores (``store_remittances``) or posts at once
+    (``services.posting.receive_and_post``)."""
     if not items:
-        return StoreResult((), (), ())
+        return StoreResult((), (), ()), []
     keyed = [((payer_key(item), item.trace_number), content_digest(item), item) for item in items]
     first: dict[tuple[str, str], tuple[str, Remittance]] = {}
     for key, digest, item in keyed:
@@ -154,21 +156,39 @@ def store_remittances(
             ))
 
     new = [(inserted[key], first[key][1]) for key in first if key in inserted]
-    payments = _insert_children(conn, new, organisation_id)
     append_events(conn, [
         Event(REMITTANCE_OBJECT, str(row_id), REMITTANCE.initial, ACTIVITY_RECEIVE, actor, occurred_at=now,
               organisation_id=organisation_id, payer_id=payer_key(item),
               attributes={"document_id": document_id, "trace_number": item.trace_number,
                           "payment_amount": str(item.payment_amount), "claims": len(item.claims)})
         for row_id, item in new
-    ] + [
+    ])
+    if conflict_specs:
+        open_items(conn, conflict_specs, actor=actor, now=now)
+    return StoreResult(tuple(stored), tuple(duplicates), tuple(conflicts)), new
+
+
+def store_remittances(
+    conn: Connection,
+    document_id: int | None,
+    items: Sequence[Remittance],
+    *,
+    actor: str,
+    now: datetime,
+    organisation_id: str = DEFAULT_ORGANISATION,
+) -> StoreResult:
+    """Store remittances with their claims, lines and adjustments in the caller's transaction, their claim
+    payments "received" for posting to pick up; skip duplicates and open a work item per conflict (the stored
+    remittance stays as it is)."""
+    result, new = register_remittances(conn, document_id, items, actor=actor, now=now,
+                                       organisation_id=organisation_id)
+    payments = _insert_children(conn, new, organisation_id)
+    append_events(conn, [
         Event(CLAIM_PAYMENT_OBJECT, str(payment.id), CLAIM_PAYMENT.initial, ACTIVITY_RECEIVE_CLAIM_PAYMENT, actor,
               occurred_at=now, organisation_id=organisation_id, payer_id=payment.payer_id)
         for payment in payments
     ])
-    if conflict_specs:
-        open_items(conn, conflict_specs, actor=actor, now=now)
-    return StoreResult(tuple(stored), tuple(duplicates), tuple(conflicts), tuple(payments))
+    return StoreResult(result.stored, result.duplicates, result.conflicts, tuple(payments))
 
 
 def _insert_remittances(conn: Connection, document_id: int | None,
@@ -205,63 +225,83 @@ def _existing(conn: Connection, keys: Sequence[tuple[str, str]],
     return {(row.payer_id, row.trace_number): (row.id, row.content_digest) for row in conn.execute(query)}
 
 
+class PaymentRows(NamedTuple):
+    """The rows one claim payment is stored as, ids included: its claim payment row, its service payment rows
+    (in SVC order) and its CAS rows (claim level first, then each line's)."""
+
+    claim: dict[str, Any]
+    lines: list[dict[str, Any]]
+    adjustments: list[dict[str, Any]]
+
+
+def payment_rows(organisation_id: str, remittance_id: int, claim: ClaimPayment, claim_id: int,
+                 line_ids: Sequence[int], state: str = CLAIM_PAYMENT.initial) -> PaymentRows:
+    """The rows of one claim payment with the ids it will have (``line_ids``: one per service payment)."""
+    claim_row = {
+        "id": claim_id, "organisation_id": organisation_id, "remittance_id": remittance_id,
+        "patient_control_number": claim.patient_control_number, "status": claim.status,
+        "charge": claim.charge, "paid": claim.paid, "patient_responsibility": claim.patient_responsibility,
+        "filing_indicator": claim.filing_indicator or None,
+        "payer_claim_control_number": claim.payer_claim_control_number or None,
+        "state": state, "remarks": _remarks(claim.remarks),
+        **_matching_facts(claim),
+    }
+    adjustments = _adjustment_rows(organisation_id, claim_id, None, claim.adjustments)
+    lines: list[dict[str, Any]] = []
+    for line_id, line in zip(line_ids, claim.service_payments, strict=True):
+        procedure = line.procedure
+        lines.append({
+            "id": line_id, "organisation_id": organisation_id, "claim_payment_id": claim_id,
+            "procedure_qualifier": procedure.qualifier or None, "procedure_code": procedure.code or None,
+            "modifiers": ":".join(procedure.modifiers) or None, "revenue_code": line.revenue_code or None,
+            "charge": line.charge, "paid": line.paid, "allowed": line.amount("B6"), "units": line.units_paid,
+            "service_date": line.service_date,
+            "line_item_control_number": line.line_item_control_number or None, "remarks": _remarks(line.remarks),
+            "claim_line_id": None,
+        })
+        if line.adjustments:
+            adjustments += _adjustment_rows(organisation_id, claim_id, line_id, line.adjustments)
+    return PaymentRows(claim_row, lines, adjustments)
+
+
+def insert_payment_rows(conn: Connection, rows: Sequence[PaymentRows]) -> None:
+    """Insert claim payments with their lines and CAS, one bulk statement per table (ids already assigned)."""
+    bulk_insert(conn, claim_payments, [item.claim for item in rows])
+    bulk_insert(conn, service_payments, [line for item in rows for line in item.lines])
+    bulk_insert(conn, payment_adjustments, [adjustment for item in rows for adjustment in item.adjustments])
+
+
 def _insert_children(conn: Connection, new: Sequence[tuple[int, Remittance]],
                      organisation_id: str) -> list[StoredPayment]:
-    """Insert claim payments, service payments, CAS and PLB rows of the new remittances, one statement per
-    table; return the stored claim payments."""
-    claim_rows: list[dict[str, Any]] = []
-    plb_rows: list[dict[str, Any]] = []
-    for remittance_id, item in new:
-        for claim in item.claims:
-            claim_rows.append({
-                "organisation_id": organisation_id, "remittance_id": remittance_id,
-                "patient_control_number": claim.patient_control_number, "status": claim.status,
-                "charge": claim.charge, "paid": claim.paid, "patient_responsibility": claim.patient_responsibility,
-                "filing_indicator": claim.filing_indicator or None,
-                "payer_claim_control_number": claim.payer_claim_control_number or None,
-                "state": CLAIM_PAYMENT.initial, "remarks": _remarks(claim.remarks),
-                **_matching_facts(claim),
-            })
-        plb_rows.extend({
-            "organisation_id": organisation_id, "remittance_id": remittance_id, "provider_id": plb.provider_id,
-            "fiscal_period_date": plb.fiscal_period_date, "reason_code": plb.reason,
-            "reference": plb.reference or None, "amount": plb.amount,
-        } for plb in item.provider_adjustments)
-    bulk_insert(conn, provider_adjustments, plb_rows)
-    if not claim_rows:
+    """Insert claim payments ("received"), service payments, CAS and PLB rows of the new remittances, one
+    statement per table; return the stored claim payments."""
+    insert_provider_adjustments(conn, new, organisation_id)
+    claims = [(remittance_id, claim, payer_key(item)) for remittance_id, item in new for claim in item.claims]
+    if not claims:
         return []
-    claim_ids = bulk_insert(conn, claim_payments, claim_rows, with_ids=True)
-    claims = [(claim, payer_key(item)) for _, item in new for claim in item.claims]
-
-    line_rows: list[dict[str, Any]] = []
-    line_ids: list[int] = []
-    adjustment_rows: list[dict[str, Any]] = []
-    for claim_id, (claim, _) in zip(claim_ids, claims, strict=True):
-        adjustment_rows.extend(_adjustment_rows(organisation_id, claim_id, None, claim.adjustments))
-        for line in claim.service_payments:
-            procedure = line.procedure
-            line_rows.append({
-                "organisation_id": organisation_id, "claim_payment_id": claim_id,
-                "procedure_qualifier": procedure.qualifier or None, "procedure_code": procedure.code or None,
-                "modifiers": ":".join(procedure.modifiers) or None, "revenue_code": line.revenue_code or None,
-                "charge": line.charge, "paid": line.paid, "allowed": line.amount("B6"), "units": line.units_paid,
-                "service_date": line.service_date,
-                "line_item_control_number": line.line_item_control_number or None, "remarks": _remarks(line.remarks),
-            })
-    if line_rows:
-        line_ids = bulk_insert(conn, service_payments, line_rows, with_ids=True)
-        lines = (line for claim, _ in claims for line in claim.service_payments)
-        for line_id, line, row in zip(line_ids, lines, line_rows, strict=True):
-            adjustment_rows.extend(_adjustment_rows(organisation_id, row["claim_payment_id"], line_id,
-                                                    line.adjustments))
-    bulk_insert(conn, payment_adjustments, adjustment_rows)
+    claim_ids = reserve_ids(conn, claim_payments, len(claims))
+    line_ids = reserve_ids(conn, service_payments, sum(len(claim.service_payments) for _, claim, _ in claims))
     stored: list[StoredPayment] = []
+    rows: list[PaymentRows] = []
     position = 0
-    for claim_id, row, (claim, payer) in zip(claim_ids, claim_rows, claims, strict=True):
-        count = len(claim.service_payments)
-        stored.append(StoredPayment(claim_id, payer, row, claim, tuple(line_ids[position:position + count])))
-        position += count
+    for claim_id, (remittance_id, claim, payer) in zip(claim_ids, claims, strict=True):
+        ids = tuple(line_ids[position:position + len(claim.service_payments)])
+        position += len(ids)
+        item = payment_rows(organisation_id, remittance_id, claim, claim_id, ids)
+        rows.append(item)
+        stored.append(StoredPayment(claim_id, payer, item.claim, claim, ids))
+    insert_payment_rows(conn, rows)
     return stored
+
+
+def insert_provider_adjustments(conn: Connection, new: Sequence[tuple[int, Remittance]],
+                                organisation_id: str) -> None:
+    """The PLB rows of the new remittances."""
+    bulk_insert(conn, provider_adjustments, [{
+        "organisation_id": organisation_id, "remittance_id": remittance_id, "provider_id": plb.provider_id,
+        "fiscal_period_date": plb.fiscal_period_date, "reason_code": plb.reason,
+        "reference": plb.reference or None, "amount": plb.amount,
+    } for remittance_id, item in new for plb in item.provider_adjustments])
 
 
 def _matching_facts(claim: ClaimPayment) -> dict[str, Any]:
@@ -284,10 +324,10 @@ def _matching_facts(claim: ClaimPayment) -> dict[str, Any]:
 
 
 def _adjustment_rows(organisation_id: str, claim_id: int, line_id: int | None,
-                     adjustments: Iterable[Any]) -> Iterable[dict[str, Any]]:
-    return ({"organisation_id": organisation_id, "claim_payment_id": claim_id, "service_payment_id": line_id,
+                     adjustments: Iterable[Any]) -> list[dict[str, Any]]:
+    return [{"organisation_id": organisation_id, "claim_payment_id": claim_id, "service_payment_id": line_id,
              "group_code": adjustment.group, "reason_code": adjustment.reason, "amount": adjustment.amount,
-             "quantity": adjustment.quantity} for adjustment in adjustments)
+             "quantity": adjustment.quantity} for adjustment in adjustments]
 
 
 def remittance_summary(conn: Connection, organisation_id: str | None = None) -> RemittanceSummary:

@@ -112,12 +112,29 @@ def bulk_insert(conn: Connection, table: Table, rows: list[dict[str, Any]], *, w
     # sequence in one statement and streaming the rows with COPY takes a fraction of that.
     ids: list[int] = []
     if with_ids:
-        ids = list(conn.execute(
-            select(func.nextval(func.pg_get_serial_sequence(table.name, "id"))).select_from(
-                func.generate_series(1, len(rows)))).scalars())
+        ids = reserve_ids(conn, table, len(rows))
         rows = [{**row, "id": row_id} for row, row_id in zip(rows, ids, strict=True)]
     copy_rows(conn, table, rows)
     return ids
+
+
+def reserve_ids(conn: Connection, table: Table, count: int) -> list[int]:
+    """Ids for ``count`` rows the caller inserts, with them, later in this transaction: so that records can
+    refer to each other (journal keys, work items, events) before any of them is written.
+
+    PostgreSQL takes them from the table's sequence. SQLite gives a new row max(id) + 1, and only one
+    transaction at a time can write: a no-op UPDATE takes that write lock first (it is held until commit),
+    so the ids after the current maximum are this transaction's alone."""
+    if count <= 0:
+        return []
+    if conn.dialect.name == "sqlite":
+        name = conn.dialect.identifier_preparer.format_table(table)
+        conn.exec_driver_sql(f"UPDATE {name} SET id = id WHERE 0")
+        first = conn.exec_driver_sql(f"SELECT coalesce(max(id), 0) + 1 FROM {name}").scalar_one()
+        return list(range(first, first + count))
+    return list(conn.execute(
+        select(func.nextval(func.pg_get_serial_sequence(table.name, "id"))).select_from(
+            func.generate_series(1, count))).scalars())
 
 
 def copy_rows(conn: Connection, table: Table, rows: list[dict[str, Any]]) -> None:
