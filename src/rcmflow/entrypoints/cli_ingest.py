@@ -83,7 +83,7 @@ def ingest(
     from rcmflow.entrypoints import cli
     from rcmflow.services.intake import ingest_file
     from rcmflow.services.posting import PostingResult
-    from rcmflow.services.processing import post_ingested
+    from rcmflow.services.processing import ingest_and_post
 
     files = list(_files(paths))
     missing = [path for path in files if not path.exists()]
@@ -97,11 +97,15 @@ def ingest(
         task = progress.add_task("ingesting", total=len(files))
         for path in files:
             content = cli._read(path)
-            # One transaction per file: a bad file never holds back the good ones around it.
-            with engine.begin() as conn:
-                outcome = ingest_file(conn, content, filename=path.name, channel=channel)
-            if post:  # post what this file brought at once, from what was read; a crash leaves it pending
-                posted.add(post_ingested(engine, outcome))
+            # One transaction per file: a bad file never holds back the good ones around it. With posting, an
+            # ERA's payments post in the same transaction as they are stored.
+            if post:
+                outcome = ingest_and_post(engine, content, filename=path.name, channel=channel)
+                if outcome.posting is not None:
+                    posted.add(outcome.posting)
+            else:
+                with engine.begin() as conn:
+                    outcome = ingest_file(conn, content, filename=path.name, channel=channel)
             results.append(_result(path, outcome))
             progress.advance(task)
     failed = [r for r in results if r["status"] == "failed"]

@@ -33,9 +33,9 @@ from rcmflow.formats.x12.ts837_write import write_837_interchange
 from rcmflow.formats.x12.ts999_write import write_999
 from rcmflow.formats.x12.writing import Party
 from rcmflow.services.demo_data import Network, build_network
-from rcmflow.services.intake import IngestResult, ingest_file
+from rcmflow.services.intake import IngestResult
 from rcmflow.services.posting import PostingResult
-from rcmflow.services.processing import post_ingested, process_pending
+from rcmflow.services.processing import ingest_and_post, process_pending
 from rcmflow.services.reports import summary
 from rcmflow.services.work_items import queue_summary
 
@@ -108,9 +108,10 @@ def ingest_files(engine: Engine, files: list[DemoFile], progress: Progress) -> t
     posted = PostingResult()
     task = progress.add_task("storing, reading, posting", total=len(files))
     for demo_file in files:
-        with engine.begin() as conn:
-            result = ingest_file(conn, demo_file.path.read_bytes(), filename=demo_file.path.name, channel="demo")
-        posted.add(post_ingested(engine, result, actor="system:demo"))
+        result = ingest_and_post(engine, demo_file.path.read_bytes(), filename=demo_file.path.name, channel="demo",
+                                 actor="system:demo")
+        if result.posting is not None:
+            posted.add(result.posting)
         results.append(result)
         progress.advance(task)
     return results, posted

@@ -29,7 +29,8 @@ from rcmflow.formats.x12.summary import document_summary
 from rcmflow.services.claims import store_claims
 from rcmflow.services.deposits import store_deposits
 from rcmflow.services.documents import get_document, mark_failed, mark_parsed, store_document
-from rcmflow.services.remittances import StoredPayment, store_remittances
+from rcmflow.services.posting import PostingResult, receive_and_post
+from rcmflow.services.remittances import store_remittances
 from rcmflow.services.work_items import open_item
 
 INTAKE_QUEUE = "intake_exceptions"
@@ -44,9 +45,9 @@ class IngestResult:
     detected_type: str
     status: str  # parsed, failed, reprocessed, or the earlier status of a repeat
     summary: dict[str, Any]  # the inspect summary (file, interchanges, transactions, errors, warnings)
-    # The remittances this call stored and their claim payments: what posting can start from at once.
+    # The remittances this call stored, and what posting them did when they were posted at once (``post``).
     remittance_ids: tuple[int, ...] = field(default=(), repr=False, compare=False)
-    payments: tuple[StoredPayment, ...] = field(default=(), repr=False, compare=False)
+    posting: PostingResult | None = field(default=None, repr=False, compare=False)
 
     @property
     def error_count(self) -> int:
@@ -67,8 +68,12 @@ def ingest_file(
     channel: str,
     organisation_id: str = "default",
     actor: str = "system",
+    post: bool = False,
 ) -> IngestResult:
-    """Store then read one inbound file (X12, BAI2 or lockbox CSV) in the caller's transaction."""
+    """Store then read one inbound file (X12, BAI2 or lockbox CSV) in the caller's transaction.
+
+    ``post``: post an 835's remittances in the same transaction as they are stored (``receive_and_post``);
+    the caller makes sure no earlier remittance is still waiting to be posted."""
     detected = detect(content)
     stored = store_document(conn, content, channel=channel, detected_type=detected, filename=filename,
                             organisation_id=organisation_id, actor=actor)
@@ -77,7 +82,8 @@ def ingest_file(
         if existing.status != "failed":
             summary = existing.summary or {"file": filename, "errors": existing.errors}
             return IngestResult(stored.id, False, existing.detected_type, existing.status, dict(summary))
-    return _parse_and_record(conn, stored.id, content, filename, detected, stored.created, actor, organisation_id)
+    return _parse_and_record(conn, stored.id, content, filename, detected, stored.created, actor, organisation_id,
+                             post)
 
 
 def reprocess(conn: Connection, document_id: int, *, actor: str = "system") -> IngestResult:
@@ -121,38 +127,41 @@ def _bank_summary(filename: str, kind: str, deposits: Sequence[Deposit], issues:
     return summary
 
 
-class _Contents(NamedTuple):
-    """What one read of a document gives: its summary and the business records it carries."""
+class DocumentContents(NamedTuple):
+    """What one read of a document gives: its summary, the business records it carries and the content digest
+    of each remittance (of its segments, as read)."""
 
     summary: dict[str, Any]
     remittances: list[Remittance]
     deposits: list[Deposit]
     claim_batches: list[ClaimBatch]
+    digests: tuple[str, ...] = ()
 
 
 def summarise(filename: str, detected: str, content: bytes) -> dict[str, Any]:
     """Read a document by its detected type into its summary (with located errors and warnings)."""
-    return _read(filename, detected, content).summary
+    return read_document(filename, detected, content).summary
 
 
-def _read(filename: str, detected: str, content: bytes) -> _Contents:
+def read_document(filename: str, detected: str, content: bytes) -> DocumentContents:
     """The summary, and the 835 remittances, 837 claims or bank deposits the document carries (read once)."""
     if detected == BAI2:
         bai = parse_bai2(content)
-        return _Contents(_bank_summary(filename, detected, bai.deposits, bai.issues, len(bai.accounts)), [],
-                         list(bai.deposits), [])
+        return DocumentContents(_bank_summary(filename, detected, bai.deposits, bai.issues, len(bai.accounts)), [],
+                                list(bai.deposits), [])
     if detected == LOCKBOX_CSV:
         lockbox = parse_lockbox_csv(content)
-        return _Contents(_bank_summary(filename, detected, lockbox.deposits, lockbox.issues), [],
-                         list(lockbox.deposits), [])
+        return DocumentContents(_bank_summary(filename, detected, lockbox.deposits, lockbox.issues), [],
+                                list(lockbox.deposits), [])
     document = parse(content)
-    return _Contents(document_summary(filename, document), document.of_type("835"), [],
-                     document.of_type("837P") + document.of_type("837I"))
+    return DocumentContents(document_summary(filename, document), document.of_type("835"), [],
+                            document.of_type("837P") + document.of_type("837I"),
+                            tuple(document.digests_of_type("835")))
 
 
 def _parse_and_record(conn: Connection, document_id: int, content: bytes, filename: str, detected: str,
-                      created: bool, actor: str, organisation_id: str) -> IngestResult:
-    contents = _read(filename, detected, content)
+                      created: bool, actor: str, organisation_id: str, post: bool = False) -> IngestResult:
+    contents = read_document(filename, detected, content)
     summary = contents.summary
     if summary["errors"]:
         errors = [{**issue, "severity": "error"} for issue in summary["errors"]]
@@ -162,13 +171,17 @@ def _parse_and_record(conn: Connection, document_id: int, content: bytes, filena
     # Same transaction: a document is parsed with its remittances, claims or deposits stored, or none of it.
     now = utc_now()
     remittance_ids: tuple[int, ...] = ()
-    payments: tuple[StoredPayment, ...] = ()
+    posting: PostingResult | None = None
     if contents.remittances:
-        stored = store_remittances(conn, document_id, contents.remittances, actor=actor, now=now,
-                                   organisation_id=organisation_id)
+        if post:
+            stored, posting = receive_and_post(conn, document_id, contents.remittances, actor=actor, now=now,
+                                               organisation_id=organisation_id, digests=contents.digests)
+        else:
+            stored = store_remittances(conn, document_id, contents.remittances, actor=actor, now=now,
+                                       organisation_id=organisation_id, digests=contents.digests)
         summary["remittances"] = {"stored": len(stored.stored), "duplicate": len(stored.duplicates),
                                   "conflict": len(stored.conflicts)}
-        remittance_ids, payments = stored.stored, stored.payments
+        remittance_ids = stored.stored
     if contents.claim_batches:
         claims = store_claims(conn, document_id, contents.claim_batches, actor=actor, now=now,
                               organisation_id=organisation_id)
@@ -179,4 +192,4 @@ def _parse_and_record(conn: Connection, document_id: int, content: bytes, filena
         summary["deposits_stored"] = {"stored": len(deposits.stored), "duplicate": deposits.duplicates}
     warnings = [{**issue, "severity": "warning"} for issue in summary["warnings"]]
     status = mark_parsed(conn, document_id, summary, warnings=warnings, actor=actor)
-    return IngestResult(document_id, created, detected, status, summary, remittance_ids, payments)
+    return IngestResult(document_id, created, detected, status, summary, remittance_ids, posting)

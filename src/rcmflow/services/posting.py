@@ -51,7 +51,8 @@ from rcmflow.domain.posting import (
     provider_adjustment_entry,
     unapplied_entry,
 )
-from rcmflow.domain.states import CLAIM
+from rcmflow.domain.remittance import Remittance
+from rcmflow.domain.states import CLAIM, CLAIM_PAYMENT
 from rcmflow.services.claims import CLAIM_OBJECT
 from rcmflow.services.events import Event, append_events
 from rcmflow.services.ledger import post_entries, posted_entry_ids, reverse_entries
@@ -63,11 +64,19 @@ from rcmflow.services.posting_load import (
     closed_periods,
     load_claims,
     load_payments,
-    payments_from_store,
+    new_payments,
     posting_date,
 )
-from rcmflow.services.remittances import CLAIM_PAYMENT_OBJECT, REMITTANCE_OBJECT, StoredPayment
-from rcmflow.services.transitions import transition_many
+from rcmflow.services.remittances import (
+    ACTIVITY_RECEIVE_CLAIM_PAYMENT,
+    CLAIM_PAYMENT_OBJECT,
+    REMITTANCE_OBJECT,
+    StoreResult,
+    insert_payment_rows,
+    insert_provider_adjustments,
+    register_remittances,
+)
+from rcmflow.services.transitions import checked_path, creation_events, transition_many
 from rcmflow.services.work_items import WorkItemSpec, bulk_resolve, open_items
 from rcmflow.settings import get_settings
 
@@ -80,6 +89,10 @@ ACTIVITY_POST_REMITTANCE = "post remittance"
 ACTIVITY_ADJUDICATE = "record adjudication"
 ACTIVITY_CROSSOVER = "record crossover to next payer"
 _PAYMENT_COLUMNS = ("claim_id", "match_method", "match_confidence", "expected_allowed", "variance", "posted_at")
+_NEW = "new"  # from_state of payments not stored yet (``receive_and_post``): inserted in their final state
+_RECEIVE = (ACTIVITY_RECEIVE_CLAIM_PAYMENT, CLAIM_PAYMENT.initial)
+_POSTED_PATH = checked_path(CLAIM_PAYMENT_OBJECT, (_RECEIVE, (ACTIVITY_MATCH, "matched"), (ACTIVITY_POST, "posted")))
+_UNAPPLIED_PATH = checked_path(CLAIM_PAYMENT_OBJECT, (_RECEIVE, (ACTIVITY_UNAPPLIED, "unapplied")))
 
 
 @dataclass
@@ -189,12 +202,8 @@ def post_remittances(
     organisation_id: str = DEFAULT_ORGANISATION,
     contracts: PayerContracts | None = None,
     plb_accounts: PlbAccounts | None = None,
-    stored: Sequence[StoredPayment] | None = None,
 ) -> PostingResult:
-    """Match and post the claim payments and PLB adjustments of received remittances (caller's transaction).
-
-    ``stored``: the claim payments intake just stored for these remittances (``StoreResult.payments``), so
-    posting starts from them instead of reading them back."""
+    """Match and post the claim payments and PLB adjustments of received remittances (caller's transaction)."""
     contracts = contracts or configured_payer_contracts()
     plb_accounts = plb_accounts or configured_plb_accounts()
     result = PostingResult()
@@ -208,21 +217,72 @@ def post_remittances(
     dates = {row.id: posting_date(row.payment_date or row.production_date, now, closed)
              for row in conn.execute(select(remittances.c.id, remittances.c.payer_id, remittances.c.payment_date,
                                             remittances.c.production_date).where(remittances.c.id.in_(moved)))}
-    if stored is not None and set(moved) == set(remittance_ids):
-        payments = payments_from_store([item for item in stored if item.row["remittance_id"] in dates], dates)
-    else:
-        payments = load_payments(conn, claim_payments.c.remittance_id, list(moved), "received", dates)
+    payments = load_payments(conn, claim_payments.c.remittance_id, list(moved), "received", dates)
     result.timed("load", started)
     result.add(_post_payments(conn, payments, "received", actor=actor, now=now, organisation_id=organisation_id,
                               contracts=contracts))
+    result.add(_post_provider_adjustments(conn, list(moved), dates, plb_accounts, actor=actor, now=now,
+                                          organisation_id=organisation_id))
+    return result
+
+
+def receive_and_post(
+    conn: Connection,
+    document_id: int | None,
+    items: Sequence[Remittance],
+    *,
+    actor: str,
+    now: datetime,
+    organisation_id: str = DEFAULT_ORGANISATION,
+    contracts: PayerContracts | None = None,
+    plb_accounts: PlbAccounts | None = None,
+    digests: Sequence[str] = (),
+) -> tuple[StoreResult, PostingResult]:
+    """Store new remittances and post them at once, in the caller's transaction: what ``store_remittances``
+    then ``post_remittances`` do, but each claim payment row is written once, already in its final state
+    (matched and posted, or unapplied) with the events of every step, instead of inserted "received" and
+    updated three times. Duplicates and conflicts are handled as ``store_remittances`` does.
+
+    Remittances post in arrival order: call this only when no earlier remittance is still "received" (post
+    those first, ``post_pending``), or a reversal could post before the payment it reverses."""
+    contracts = contracts or configured_payer_contracts()
+    plb_accounts = plb_accounts or configured_plb_accounts()
+    registered, new = register_remittances(conn, document_id, items, actor=actor, now=now,
+                                           organisation_id=organisation_id, digests=digests)
+    result = PostingResult()
+    if not new:
+        return registered, result
+    started = time.perf_counter()
+    insert_provider_adjustments(conn, new, organisation_id)
+    ids = [remittance_id for remittance_id, _ in new]
+    transition_many(conn, REMITTANCE_OBJECT, ids, "received", "matched", activity=ACTIVITY_MATCH_REMITTANCE,
+                    actor=actor, at=now)
+    result.remittances = len(ids)
+    closed = closed_periods(conn, organisation_id)
+    dates = {remittance_id: posting_date(item.payment_date or item.production_date, now, closed)
+             for remittance_id, item in new}
+    payments = new_payments(conn, new, dates, organisation_id)
+    result.timed("load", started)
+    result.add(_post_payments(conn, payments, _NEW, actor=actor, now=now, organisation_id=organisation_id,
+                              contracts=contracts))
+    result.add(_post_provider_adjustments(conn, ids, dates, plb_accounts, actor=actor, now=now,
+                                          organisation_id=organisation_id))
+    return registered, result
+
+
+def _post_provider_adjustments(conn: Connection, remittance_ids: list[int], dates: dict[int, Any],
+                               plb_accounts: PlbAccounts, *, actor: str, now: datetime,
+                               organisation_id: str) -> PostingResult:
+    """Post the PLB amounts of matched remittances, then move the remittances to "posted"."""
+    result = PostingResult()
     started = time.perf_counter()
     plb_drafts = [draft for row in conn.execute(select(provider_adjustments).where(
-        provider_adjustments.c.remittance_id.in_(moved)).order_by(provider_adjustments.c.id))
+        provider_adjustments.c.remittance_id.in_(remittance_ids)).order_by(provider_adjustments.c.id))
         if (draft := provider_adjustment_entry(row.id, row.remittance_id, row.reason_code, row.amount,
                                                row.reference, dates[row.remittance_id], plb_accounts)) is not None]
     result.entries += sum(ref.created for ref in post_entries(conn, plb_drafts, actor=actor, now=now,
                                                                organisation_id=organisation_id))
-    transition_many(conn, REMITTANCE_OBJECT, list(moved), "matched", "posted", activity=ACTIVITY_POST_REMITTANCE,
+    transition_many(conn, REMITTANCE_OBJECT, remittance_ids, "matched", "posted", activity=ACTIVITY_POST_REMITTANCE,
                     actor=actor, at=now)
     result.timed("journal", started)
     return result
@@ -375,6 +435,10 @@ def _post_round(conn: Connection, payments: list[Payment], matches: dict[int, Cl
     result.matched = len(work.matched)
     result.unapplied = len(work.unapplied)
     started = result.timed("rules", started)
+    if from_state == _NEW:
+        # Rows first: the work items, entries and events below are about payments that must exist.
+        _insert_new(conn, payments, work, actor=actor, now=now)
+        started = result.timed("store payments", started)
     result.entries, result.work_items = _write_round(conn, work, from_state, claim_info, result, actor=actor,
                                                      now=now, organisation_id=organisation_id)
     return result
@@ -485,8 +549,9 @@ def _write_round(conn: Connection, work: _Round, from_state: str, claim_info: di
     if work.originals_reversed:
         transition_many(conn, CLAIM_PAYMENT_OBJECT, work.originals_reversed, "posted", "reversed",
                         activity=ACTIVITY_REVERSE, actor=actor, at=now)
-    bulk_update(conn, claim_payments, _PAYMENT_COLUMNS, work.updates)
-    bulk_update(conn, service_payments, ("claim_line_id",), work.line_updates)
+    if from_state != _NEW:  # new payments were inserted complete (``_insert_new``)
+        bulk_update(conn, claim_payments, _PAYMENT_COLUMNS, work.updates)
+        bulk_update(conn, service_payments, ("claim_line_id",), work.line_updates)
     append_events(conn, work.crossovers)
     # The payer's claim numbers learned from this round, for claims that had none (matching's second key).
     bulk_update(conn, claims, ("payer_claim_number",),
@@ -494,7 +559,7 @@ def _write_round(conn: Connection, work: _Round, from_state: str, claim_info: di
     if work.unapplied and from_state == "received":
         transition_many(conn, CLAIM_PAYMENT_OBJECT, work.unapplied, "received", "unapplied",
                         activity=ACTIVITY_UNAPPLIED, actor=actor, at=now)
-    if work.matched:
+    if work.matched and from_state != _NEW:
         transition_many(conn, CLAIM_PAYMENT_OBJECT, work.matched, from_state, "matched", activity=ACTIVITY_MATCH,
                         actor=actor, at=now)
         transition_many(conn, CLAIM_PAYMENT_OBJECT, work.matched, "matched", "posted", activity=ACTIVITY_POST,
@@ -505,6 +570,31 @@ def _write_round(conn: Connection, work: _Round, from_state: str, claim_info: di
     opened = open_items(conn, work.specs, actor=actor, now=now) if work.specs else []
     result.timed("states", started)
     return entries, sum(ref.created for ref in opened)
+
+
+def _insert_new(conn: Connection, payments: list[Payment], work: _Round, *, actor: str, now: datetime) -> None:
+    """Insert one round's new claim payments complete: match columns, billed lines and final state, with the
+    events of every step from "received"."""
+    updates = {row[-1]: row for row in work.updates}
+    billed = {line_id: claim_line for claim_line, line_id in work.line_updates}
+    rows = []
+    events: list[Event] = []
+    for payment in payments:
+        item = payment.rows
+        assert item is not None  # only new payments come here
+        update = updates.get(payment.id)
+        if update is not None:
+            item.claim.update(zip(_PAYMENT_COLUMNS, update[:-1], strict=True))
+            item.claim["state"], path = "posted", _POSTED_PATH
+        else:
+            item.claim["state"], path = "unapplied", _UNAPPLIED_PATH
+        for line in item.lines:
+            line["claim_line_id"] = billed.get(line["id"])
+        rows.append(item)
+        events += creation_events(CLAIM_PAYMENT_OBJECT, payment.id, path, actor=actor, at=now,
+                                  organisation_id=item.claim["organisation_id"], payer_id=payment.payer_id)
+    insert_payment_rows(conn, rows)
+    append_events(conn, events)
 
 
 def _resolve_unapplied_items(conn: Connection, payment_ids: list[int], *, actor: str, now: datetime) -> None:

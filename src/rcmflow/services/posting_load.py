@@ -21,12 +21,12 @@ from rcmflow.adapters.store.schema import (
     remittances,
     service_payments,
 )
-from rcmflow.adapters.store.sql import as_date, in_chunks, raw
+from rcmflow.adapters.store.sql import as_date, in_chunks, raw, reserve_ids
 from rcmflow.domain.ledger import period_of
 from rcmflow.domain.matching import LineKey
 from rcmflow.domain.money import from_stored
-from rcmflow.domain.remittance import Adjustment
-from rcmflow.services.remittances import StoredPayment
+from rcmflow.domain.remittance import Adjustment, Remittance
+from rcmflow.services.remittances import PaymentRows, payer_key, payment_rows
 
 
 class PaymentRow(NamedTuple):
@@ -58,6 +58,8 @@ class Payment:
     posting_date: date
     units: dict[int, Decimal | None]  # units paid (SVC05) by service payment id, for fee schedules
     allowed: Decimal | None  # the payer's allowed amount (sum of AMT*B6) when every line reports one
+    # A payment not stored yet (``new_payments``): the rows posting completes and inserts, in their final state.
+    rows: PaymentRows | None = None
 
 
 @dataclass
@@ -127,30 +129,40 @@ def load_payments(conn: Connection, column: Any, keys: list[int], state: str,
                     dates[row.remittance_id], units[row.id], _all_or_none(allowed[row.id])) for row, payer in found]
 
 
-def payments_from_store(stored: Sequence[StoredPayment], dates: dict[int, date]) -> list[Payment]:
-    """The same payments ``load_payments`` would read, built from what intake just stored (no read back)."""
+def new_payments(conn: Connection, new: Sequence[tuple[int, Remittance]], dates: dict[int, date],
+                 organisation_id: str) -> list[Payment]:
+    """The claim payments of remittances just registered, not stored yet, as posting sees them, with the rows
+    (ids reserved) that posting completes (claim, match, state, billed lines) and inserts once."""
+    claims = [(remittance_id, payer_key(item), claim) for remittance_id, item in new for claim in item.claims]
+    claim_ids = reserve_ids(conn, claim_payments, len(claims))
+    line_ids = reserve_ids(conn, service_payments, sum(len(claim.service_payments) for _, _, claim in claims))
     payments: list[Payment] = []
-    for item in stored:
-        row, claim = item.row, item.record
+    position = 0
+    for claim_id, (remittance_id, payer, claim) in zip(claim_ids, claims, strict=True):
+        ids = line_ids[position:position + len(claim.service_payments)]
+        position += len(ids)
+        rows = payment_rows(organisation_id, remittance_id, claim, claim_id, ids)
         adjustments = [Adjustment(a.group, a.reason, from_stored(a.amount), a.quantity) for a in claim.adjustments]
         lines: list[LineKey] = []
         units: dict[int, Decimal | None] = {}
         allowed: list[Decimal | None] = []
-        for line_id, line in zip(item.line_ids, claim.service_payments, strict=True):
-            adjustments.extend(Adjustment(a.group, a.reason, from_stored(a.amount), a.quantity)
-                               for a in line.adjustments)
+        for line_id, line in zip(ids, claim.service_payments, strict=True):
+            if line.adjustments:
+                adjustments.extend(Adjustment(a.group, a.reason, from_stored(a.amount), a.quantity)
+                                   for a in line.adjustments)
             procedure = line.procedure
             lines.append(LineKey(line_id, procedure.code or None, procedure.modifiers, line.revenue_code or None,
                                  from_stored(line.charge), line.service_date, line.line_item_control_number or None))
             units[line_id] = line.units_paid
             b6 = line.amount("B6")
             allowed.append(from_stored(b6) if b6 is not None else None)
-        payment_row = PaymentRow(item.id, row["remittance_id"], row["patient_control_number"], row["status"],
+        row = rows.claim
+        payment_row = PaymentRow(claim_id, remittance_id, row["patient_control_number"], row["status"],
                                  from_stored(row["charge"]), from_stored(row["paid"]),
                                  row["payer_claim_control_number"], row["member_id"], row["service_from"],
                                  row["service_to"], row["crossover_payer"], row["remarks"])
-        payments.append(Payment(item.id, payment_row, tuple(adjustments), tuple(lines), item.payer_id,
-                                dates[payment_row.remittance_id], units, _all_or_none(allowed)))
+        payments.append(Payment(claim_id, payment_row, tuple(adjustments), tuple(lines), payer,
+                                dates[remittance_id], units, _all_or_none(allowed), rows))
     return payments
 
 

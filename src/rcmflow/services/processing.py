@@ -6,6 +6,7 @@ point and started again ends in the state an uninterrupted run reaches.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -13,9 +14,11 @@ from datetime import datetime
 from sqlalchemy import Engine, select
 
 from rcmflow.adapters.store.schema import DEFAULT_ORGANISATION, remittances, utc_now
-from rcmflow.services.intake import IngestResult
-from rcmflow.services.posting import PostingResult, post_pending, post_remittances
+from rcmflow.services.intake import IngestResult, ingest_file
+from rcmflow.services.posting import PostingResult, post_pending
 from rcmflow.services.reconciliation import ReconciliationResult, reconcile
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -40,27 +43,33 @@ def process_pending(
     return ProcessingResult(posting, reconciliation)
 
 
-def post_ingested(
+def ingest_and_post(
     engine: Engine,
-    result: IngestResult,
+    content: bytes,
     *,
+    filename: str,
+    channel: str,
     actor: str = "system",
-    now: datetime | None = None,
     organisation_id: str = DEFAULT_ORGANISATION,
-) -> PostingResult:
-    """Post the remittances one ingest just stored, from what it read (no read back), in a transaction of
-    its own; a crash here leaves them "received" for ``process_pending`` to post.
+) -> IngestResult:
+    """Ingest one file and post the remittances it brings in the same transaction (``receive_and_post``).
 
-    Remittances post in the order they arrived: when earlier ones are still waiting (a run was killed
-    between storing and posting them), they are posted first, with these, from the database; otherwise a
-    reversal could post before the payment it reverses."""
-    if not result.remittance_ids:
-        return PostingResult()
+    Remittances post in the order they arrived: when earlier ones are still waiting (a run was killed, or
+    they were ingested with ``--no-post``), those are posted first; otherwise a reversal could post before the
+    payment it reverses. If posting the file fails, the file is stored without posting (its remittances stay
+    "received", so nothing is lost) and the failure shows when ``process_pending`` posts them."""
+    with engine.connect() as conn:
+        waiting = conn.execute(select(remittances.c.id).where(
+            remittances.c.organisation_id == organisation_id, remittances.c.state == "received").limit(1)).first()
+    if waiting is not None:
+        post_pending(engine, actor=actor, organisation_id=organisation_id)
+    try:
+        with engine.begin() as conn:
+            return ingest_file(conn, content, filename=filename, channel=channel, organisation_id=organisation_id,
+                               actor=actor, post=True)
+    except Exception:  # noqa: BLE001 - whatever posting hit, the file itself must still be kept
+        log.warning("posting %s failed; storing it without posting", filename, exc_info=True)
     with engine.begin() as conn:
-        earlier = conn.execute(select(remittances.c.id).where(
-            remittances.c.organisation_id == organisation_id, remittances.c.state == "received",
-            remittances.c.id < min(result.remittance_ids)).limit(1)).first()
-        if earlier is None:
-            return post_remittances(conn, result.remittance_ids, actor=actor, now=now or utc_now(),
-                                    organisation_id=organisation_id, stored=result.payments)
-    return post_pending(engine, actor=actor, now=now, organisation_id=organisation_id)
+        return ingest_file(conn, content, filename=filename, channel=channel, organisation_id=organisation_id,
+                           actor=actor)
+

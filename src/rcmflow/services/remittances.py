@@ -10,11 +10,9 @@ Storage is set-based: one multi-row INSERT per table per call, whatever the numb
 
 from __future__ import annotations
 
-import hashlib
-import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import datetime
 from decimal import Decimal
 from typing import Any, NamedTuple
 
@@ -31,6 +29,9 @@ from rcmflow.adapters.store.schema import (
 from rcmflow.adapters.store.sql import bulk_insert, insert_ignoring_conflicts, reserve_ids, sum_money, summed_money
 from rcmflow.domain.remittance import ClaimPayment, Remark, Remittance
 from rcmflow.domain.states import CLAIM_PAYMENT, REMITTANCE
+from rcmflow.formats.x12.digest import segments_digest
+from rcmflow.formats.x12.tokenizer import DEFAULT_DELIMITERS
+from rcmflow.formats.x12.ts835_write import write_835
 from rcmflow.services.events import Event, append_events
 from rcmflow.services.transitions import StateTable, register_state_table
 from rcmflow.services.work_items import WorkItemSpec, open_items
@@ -89,21 +90,11 @@ def payer_key(remittance: Remittance) -> str:
     return (key or remittance.originator_id)[:_PAYER_ID_LENGTH]
 
 
-def _canonical(value: Any) -> Any:
-    if isinstance(value, Decimal):
-        # 150.00 and 150.0 are the same amount: normalised, equal values render equally.
-        return str(value.normalize())
-    if isinstance(value, date):
-        return value.isoformat()
-    raise TypeError(f"cannot render {type(value).__name__} in a remittance digest")
-
-
 def content_digest(remittance: Remittance) -> str:
-    """SHA-256 of the remittance's content; the ST02 control number is envelope, not content."""
-    # NamedTuples render as JSON arrays in field order: a stable, complete rendering of the records.
-    text = json.dumps(remittance._replace(control_number=""), default=_canonical, separators=(",", ":"),
-                      ensure_ascii=False)
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+    """The content digest of a remittance known only as a record (built in code, not read from a file): the
+    digest of the segments the 835 writer gives it, so that it equals the digest of the same remittance read
+    from X12 (``ParsedTransaction.digest``, which intake uses). ST02 is envelope, not content."""
+    return segments_digest(write_835(remittance, "0001"), DEFAULT_DELIMITERS)
 
 
 def _remarks(remarks: Sequence[Remark]) -> list[dict[str, str]] | None:
@@ -118,14 +109,18 @@ def register_remittances(
     actor: str,
     now: datetime,
     organisation_id: str = DEFAULT_ORGANISATION,
+    digests: Sequence[str] = (),
 ) -> tuple[StoreResult, list[tuple[int, Remittance]]]:
     """Insert the remittance rows (not their claim payments) in the caller's transaction, with their "receive"
     events; skip duplicates and open a work item per conflict. Returns the result and the new (id, record)
     pairs, whose claim payments the caller stores (``store_remittances``) or posts at once
-    (``services.posting.receive_and_post``)."""
+    (``services.posting.receive_and_post``). ``digests``: each item's ``content_digest`` when the caller has them
+    (computed where the file was read)."""
     if not items:
         return StoreResult((), (), ()), []
-    keyed = [((payer_key(item), item.trace_number), content_digest(item), item) for item in items]
+    if len(digests) != len(items):
+        digests = [content_digest(item) for item in items]
+    keyed = [((payer_key(item), item.trace_number), digest, item) for item, digest in zip(items, digests, strict=True)]
     first: dict[tuple[str, str], tuple[str, Remittance]] = {}
     for key, digest, item in keyed:
         first.setdefault(key, (digest, item))  # the same pair twice in one file: the first is the candidate
@@ -176,12 +171,13 @@ def store_remittances(
     actor: str,
     now: datetime,
     organisation_id: str = DEFAULT_ORGANISATION,
+    digests: Sequence[str] = (),
 ) -> StoreResult:
     """Store remittances with their claims, lines and adjustments in the caller's transaction, their claim
     payments "received" for posting to pick up; skip duplicates and open a work item per conflict (the stored
     remittance stays as it is)."""
     result, new = register_remittances(conn, document_id, items, actor=actor, now=now,
-                                       organisation_id=organisation_id)
+                                       organisation_id=organisation_id, digests=digests)
     payments = _insert_children(conn, new, organisation_id)
     append_events(conn, [
         Event(CLAIM_PAYMENT_OBJECT, str(payment.id), CLAIM_PAYMENT.initial, ACTIVITY_RECEIVE_CLAIM_PAYMENT, actor,
@@ -245,6 +241,9 @@ def payment_rows(organisation_id: str, remittance_id: int, claim: ClaimPayment, 
         "payer_claim_control_number": claim.payer_claim_control_number or None,
         "state": state, "remarks": _remarks(claim.remarks),
         **_matching_facts(claim),
+        # Set by posting: the claim, how it was found, the contract variance, when it was posted.
+        "claim_id": None, "match_method": None, "match_confidence": None, "expected_allowed": None, "variance": None,
+        "posted_at": None,
     }
     adjustments = _adjustment_rows(organisation_id, claim_id, None, claim.adjustments)
     lines: list[dict[str, Any]] = []

@@ -15,6 +15,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from functools import lru_cache
 from typing import Any
 
 from sqlalchemy import Connection, Table, any_, bindparam, select, update
@@ -171,6 +172,31 @@ def transition_many(
     append_events(conn, events)
     moved_set = set(moved)
     return BulkResult(tuple(moved), tuple(i for i in object_ids if i not in moved_set))
+
+
+@lru_cache(maxsize=256)
+def checked_path(object_type: str, steps: tuple[tuple[str, str], ...]) -> tuple[tuple[str | None, str, str], ...]:
+    """``steps`` ((activity, to_state), ...) of an object created in this transaction and moved on before it is
+    first written, checked as ``transition`` would: the first step enters the machine's initial state, every
+    later one is a declared move. Returns (from_state, to_state, activity) per step; cached, so volume paths
+    check each path once."""
+    state_machine = machine_for(object_type)
+    if not steps or steps[0][1] != state_machine.initial:
+        raise IllegalTransitionError(f"{object_type}: a new object starts in {state_machine.initial!r}")
+    checked: list[tuple[str | None, str, str]] = [(None, steps[0][1], steps[0][0])]
+    for activity, to_state in steps[1:]:
+        state_machine.check(checked[-1][1], to_state)
+        checked.append((checked[-1][1], to_state, activity))
+    return tuple(checked)
+
+
+def creation_events(object_type: str, object_id: Any, path: Sequence[tuple[str | None, str, str]], *, actor: str,
+                    at: datetime, **keys: Any) -> list[Event]:
+    """The events of an object inserted already in the last state of ``path`` (from ``checked_path``): one per
+    step, as if it had been inserted in the initial state and moved with ``transition``. The caller inserts the
+    row and appends these in the same transaction."""
+    return [Event(object_type, str(object_id), to_state, activity, actor, from_state=from_state, occurred_at=at,
+                  **keys) for from_state, to_state, activity in path]
 
 
 def history(conn: Connection, object_type: str, object_id: Any) -> list[tuple[str | None, str, str]]:

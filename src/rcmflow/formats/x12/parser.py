@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, BinaryIO, NamedTuple
 
+from rcmflow.formats.x12.digest import segments_digest
 from rcmflow.formats.x12.envelope import EnvelopeReader, GroupSummary, RawTransaction, transaction_type
 from rcmflow.formats.x12.issues import ERROR, X12Issue
 from rcmflow.formats.x12.reading import ReadContext, gc_paused
@@ -39,6 +40,7 @@ class ParsedTransaction(NamedTuple):
     complete: bool
     content: Any  # Remittance, ClaimBatch, FunctionalAck, ... ; None when unreadable
     issues: tuple[X12Issue, ...]  # the reader's issues plus this set's envelope issues
+    digest: str = ""  # SHA-256 of the canonical segments between ST and SE (``digest.segments_digest``)
 
     @property
     def errors(self) -> tuple[X12Issue, ...]:
@@ -67,6 +69,7 @@ def read_transaction(raw: RawTransaction, strict: bool = False) -> ParsedTransac
         tx_type, raw.transaction_set, raw.control_number, raw.implementation, raw.functional_id,
         raw.group_control_number, raw.interchange_control_number, raw.sender_id, raw.receiver_id,
         raw.start_index, len(raw.segments), raw.complete, content, issues,
+        segments_digest(raw.segments, raw.delimiters),
     )
 
 
@@ -125,6 +128,10 @@ class X12Document(NamedTuple):
     def of_type(self, tx_type: str) -> list[Any]:
         """The canonical contents of every transaction of one type."""
         return [tx.content for tx in self.transactions if tx.type == tx_type and tx.content is not None]
+
+    def digests_of_type(self, tx_type: str) -> list[str]:
+        """The content digests of the transactions ``of_type`` returns, in the same order."""
+        return [tx.digest for tx in self.transactions if tx.type == tx_type and tx.content is not None]
 
 
 def parse(source: BinaryIO | bytes | str | Path, strict: bool = False) -> X12Document:
