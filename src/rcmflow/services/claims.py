@@ -22,7 +22,7 @@ from typing import Any
 from sqlalchemy import Connection, select
 
 from rcmflow.adapters.store.schema import DEFAULT_ORGANISATION, claim_lines, claims
-from rcmflow.adapters.store.sql import bulk_insert
+from rcmflow.adapters.store.sql import analyze_after_bulk_load, bulk_insert
 from rcmflow.domain.claim import Claim, ClaimBatch
 from rcmflow.domain.ledger import JournalEntryDraft, credit, debit
 from rcmflow.services.events import Event, append_events
@@ -130,6 +130,7 @@ def store_claims(
                 "service_date": line.service_date, "line_item_control_number": line.line_item_control_number or None,
             })
     bulk_insert(conn, claim_lines, line_rows)
+    analyze_after_bulk_load(conn, len(rows), claims, claim_lines)  # payments are matched against them next
     append_events(conn, [
         Event(CLAIM_OBJECT, str(claim_id), IMPORTED_STATE, ACTIVITY_IMPORT, actor, occurred_at=now,
               organisation_id=organisation_id, facility_id=row["facility_id"], payer_id=row["payer_id"],

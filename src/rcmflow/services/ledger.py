@@ -24,8 +24,9 @@ from datetime import date, datetime
 from functools import lru_cache
 from typing import Any, TextIO
 
-from sqlalchemy import Connection, and_, select
+from sqlalchemy import Connection, and_, bindparam, func, select
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.dialects.postgresql import ARRAY
 
 from rcmflow.adapters.store.schema import (
     DEFAULT_ORGANISATION,
@@ -126,6 +127,18 @@ def posted_entry_ids(conn: Connection, organisation_id: str, keys: Sequence[str]
     """The entry id of each idempotency key already posted (keys not posted are absent)."""
     found: dict[str, int] = {}
     if not keys:
+        return found
+    if conn.dialect.name == "postgresql":
+        # One probe of the (organisation, key) unique index per key, whatever the statistics say: as
+        # "key = ANY(array)" (or a join), a table just grown by a bulk posting and not analysed yet was read
+        # whole through its organisation index: 75-200 ms per 2,500 keys instead of 5-10.
+        wanted = func.unnest(bindparam("keys", list(keys), type_=ARRAY(journal_entries.c.idempotency_key.type)))
+        key = wanted.table_valued("key").render_derived(name="wanted")
+        entry = (select(journal_entries.c.id).where(journal_entries.c.organisation_id == organisation_id,
+                                                    journal_entries.c.idempotency_key == key.c.key)
+                 .scalar_subquery())
+        found.update((wanted_key, entry_id) for wanted_key, entry_id in conn.execute(select(key.c.key, entry))
+                     if entry_id is not None)
         return found
     for condition in in_chunks(conn, journal_entries.c.idempotency_key, keys):
         found.update(conn.execute(select(journal_entries.c.idempotency_key, journal_entries.c.id).where(

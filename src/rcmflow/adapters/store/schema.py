@@ -524,8 +524,9 @@ claims = Table(
 Index("ix_claims_organisation_pcn", claims.c.organisation_id, claims.c.patient_control_number)
 Index("ix_claims_organisation_payer_claim_number", claims.c.organisation_id, claims.c.payer_claim_number)
 Index("ix_claims_organisation_member", claims.c.organisation_id, claims.c.member_id)
-# The fuzzy fallback looks candidates up by payer and first day of service.
-Index("ix_claims_organisation_payer_service", claims.c.organisation_id, claims.c.payer_id, claims.c.service_from)
+# The fuzzy fallback looks candidates up by payer, first day of service and total charge.
+Index("ix_claims_organisation_payer_service", claims.c.organisation_id, claims.c.payer_id, claims.c.service_from,
+      claims.c.total_charge)
 
 claim_lines = Table(
     "claim_lines",
