@@ -153,7 +153,7 @@ def read_document(filename: str, detected: str, content: bytes) -> DocumentConte
         lockbox = parse_lockbox_csv(content)
         return DocumentContents(_bank_summary(filename, detected, lockbox.deposits, lockbox.issues), [],
                                 list(lockbox.deposits), [])
-    document = parse(content)
+    document = parse(content, digests=True)
     return DocumentContents(document_summary(filename, document), document.of_type("835"), [],
                             document.of_type("837P") + document.of_type("837I"),
                             tuple(document.digests_of_type("835")))

@@ -9,7 +9,16 @@ import pytest
 from sqlalchemy import Engine, select
 
 from rcmflow.adapters.store.schema import claims, event_log
-from rcmflow.adapters.store.sql import COPY_THRESHOLD, as_date, bulk_insert, bulk_update, raw
+from rcmflow.adapters.store.sql import (
+    BULK_LOAD_ANALYZE_ROWS,
+    COPY_THRESHOLD,
+    analyze_after_bulk_load,
+    as_date,
+    bulk_insert,
+    bulk_update,
+    raw,
+    reserve_ids,
+)
 
 NOW = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
 
@@ -59,3 +68,30 @@ def test_event_rows_inserted_in_bulk_keep_their_json(engine: Engine) -> None:
         bulk_insert(conn, event_log, rows)
         stored = dict(conn.execute(select(event_log.c.object_id, event_log.c.attributes)).all())
     assert stored["7"] == {"n": 7} and len(stored) == len(rows)
+
+
+def test_reserved_ids_are_free_and_this_transactions_alone(engine: Engine) -> None:
+    with engine.begin() as conn:
+        before = bulk_insert(conn, claims, [_claim(n) for n in range(3)], with_ids=True)
+        reserved = reserve_ids(conn, claims, 4)
+        bulk_insert(conn, claims, [{**_claim(10 + n), "id": claim_id} for n, claim_id in enumerate(reserved)])
+        after = bulk_insert(conn, claims, [_claim(20)], with_ids=True)
+        stored = sorted(conn.execute(select(claims.c.id)).scalars())
+    assert len(set(reserved)) == 4 and min(reserved) > max(before)
+    assert after[0] > max(reserved)  # an insert that draws its own id never lands on a reserved one
+    assert stored == sorted([*before, *reserved, *after])
+
+
+def test_a_bulk_load_refreshes_the_planner_statistics(engine: Engine, database_backend: str) -> None:
+    """PostgreSQL plans the next lookups from what the load brought, not from an empty table's guesses."""
+    from sqlalchemy import text
+
+    if database_backend != "postgresql":
+        pytest.skip("SQLite plans these lookups from its indexes alone")
+    reltuples = text("SELECT reltuples FROM pg_class WHERE oid = 'claims'::regclass")
+    with engine.begin() as conn:
+        bulk_insert(conn, claims, [_claim(n) for n in range(BULK_LOAD_ANALYZE_ROWS)])
+        analyze_after_bulk_load(conn, BULK_LOAD_ANALYZE_ROWS - 1, claims)  # too few rows to be worth it
+        assert conn.execute(reltuples).scalar_one() != BULK_LOAD_ANALYZE_ROWS
+        analyze_after_bulk_load(conn, BULK_LOAD_ANALYZE_ROWS, claims)
+        assert conn.execute(reltuples).scalar_one() == BULK_LOAD_ANALYZE_ROWS

@@ -6,6 +6,7 @@ import itertools
 from collections.abc import Iterable, Iterator, Sequence
 from datetime import date
 from decimal import Decimal
+from operator import itemgetter
 from typing import Any
 
 from sqlalchemy import JSON, Connection, Integer, Table, any_, bindparam, cast, func, select, type_coerce, update
@@ -174,25 +175,27 @@ def copy_rows(conn: Connection, table: Table, rows: list[dict[str, Any]]) -> Non
 
 def _bind(conn: Connection, columns: Sequence[Any], rows: Iterable[Sequence[Any]]) -> list[tuple[Any, ...]]:
     """Rows of values converted by their columns' bind processors (what SQLAlchemy would send the driver);
-    only the columns that have one are touched, and None stays None. Each distinct value is converted once
-    per column: a batch repeats its timestamp, its dates and most of its amounts thousands of times."""
-    processors = [(index, process) for index, column in enumerate(columns)
-                  if (process := column.type._cached_bind_processor(conn.dialect)) is not None]
-    if not processors:
-        return [tuple(row) for row in rows]
-    converted = [list(row) for row in rows]
-    for index, process in processors:
-        memo: dict[Any, Any] = {}
-        for values in converted:
-            value = values[index]
-            if value is not None:
-                try:
-                    values[index] = memo[value]
-                except KeyError:
-                    values[index] = memo[value] = process(value)
-                except TypeError:  # unhashable (a JSON document): converted every time
-                    values[index] = process(value)
-    return [tuple(values) for values in converted]
+    only the columns that have one are touched, and None stays None.
+
+    Column by column, not row by row: a column's distinct values are converted once (a batch repeats its
+    timestamp, its dates and most of its amounts thousands of times) and mapped back with ``map(dict.get)``,
+    and the rows are taken apart and put together again with ``zip``: loops that run in C, not per value in
+    Python."""
+    processors = {index: process for index, column in enumerate(columns)
+                  if (process := column.type._cached_bind_processor(conn.dialect)) is not None}
+    rows = [tuple(row) for row in rows]
+    if not processors or not rows:
+        return rows
+    values = list(zip(*rows, strict=True))
+    for index, process in processors.items():
+        column = values[index]
+        try:
+            converted = {value: process(value) for value in set(column) if value is not None}
+        except TypeError:  # unhashable (a JSON document): converted one by one
+            values[index] = tuple(None if value is None else process(value) for value in column)
+            continue
+        values[index] = tuple(map(converted.get, column))  # None is no key: it stays None
+    return list(zip(*values, strict=True))
 
 
 def _sqlite_insert(conn: Connection, table: Table, rows: list[dict[str, Any]]) -> None:
@@ -203,7 +206,8 @@ def _sqlite_insert(conn: Connection, table: Table, rows: list[dict[str, Any]]) -
     quoted = conn.dialect.identifier_preparer
     sql = (f"INSERT INTO {quoted.format_table(table)} ({', '.join(quoted.quote(name) for name in names)}) "
            f"VALUES ({', '.join('?' for _ in names)})")
-    conn.exec_driver_sql(sql, _bind(conn, columns, ([row[name] for name in names] for row in rows)))
+    conn.exec_driver_sql(sql, _bind(conn, columns, map(itemgetter(*names), rows) if len(names) > 1
+                                    else ((row[names[0]],) for row in rows)))
 
 
 def bulk_update(conn: Connection, table: Table, names: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:

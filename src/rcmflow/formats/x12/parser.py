@@ -40,15 +40,17 @@ class ParsedTransaction(NamedTuple):
     complete: bool
     content: Any  # Remittance, ClaimBatch, FunctionalAck, ... ; None when unreadable
     issues: tuple[X12Issue, ...]  # the reader's issues plus this set's envelope issues
-    digest: str = ""  # SHA-256 of the canonical segments between ST and SE (``digest.segments_digest``)
+    # SHA-256 of the canonical segments between ST and SE (``digest.segments_digest``), when asked for; "" otherwise.
+    digest: str = ""
 
     @property
     def errors(self) -> tuple[X12Issue, ...]:
         return tuple(issue for issue in self.issues if issue.severity == ERROR)
 
 
-def read_transaction(raw: RawTransaction, strict: bool = False) -> ParsedTransaction:
-    """Read one raw transaction set with the reader registered for its type."""
+def read_transaction(raw: RawTransaction, strict: bool = False, digest: bool = False) -> ParsedTransaction:
+    """Read one raw transaction set with the reader registered for its type; with ``digest``, also its content
+    digest (what intake identifies a resent transaction set by)."""
     tx_type = transaction_type(raw.transaction_set, raw.implementation)
     context = ReadContext(raw, strict)
     content = None
@@ -69,7 +71,7 @@ def read_transaction(raw: RawTransaction, strict: bool = False) -> ParsedTransac
         tx_type, raw.transaction_set, raw.control_number, raw.implementation, raw.functional_id,
         raw.group_control_number, raw.interchange_control_number, raw.sender_id, raw.receiver_id,
         raw.start_index, len(raw.segments), raw.complete, content, issues,
-        segments_digest(raw.segments, raw.delimiters),
+        segments_digest(raw.segments, raw.delimiters) if digest else "",
     )
 
 
@@ -77,13 +79,14 @@ class X12Stream:
     """Iterate ``ParsedTransaction``s of an input; afterwards ``issues`` holds the envelope-level
     issues, ``interchanges`` the number of interchanges and ``groups`` the functional groups."""
 
-    def __init__(self, source: BinaryIO | bytes | str | Path, strict: bool = False) -> None:
+    def __init__(self, source: BinaryIO | bytes | str | Path, strict: bool = False, digests: bool = False) -> None:
         self._envelopes = EnvelopeReader(source)
         self.strict = strict
+        self.digests = digests
 
     def __iter__(self) -> Iterator[ParsedTransaction]:
         for raw in self._envelopes:
-            yield read_transaction(raw, self.strict)
+            yield read_transaction(raw, self.strict, self.digests)
 
     @property
     def issues(self) -> list[X12Issue]:
@@ -134,9 +137,9 @@ class X12Document(NamedTuple):
         return [tx.digest for tx in self.transactions if tx.type == tx_type and tx.content is not None]
 
 
-def parse(source: BinaryIO | bytes | str | Path, strict: bool = False) -> X12Document:
+def parse(source: BinaryIO | bytes | str | Path, strict: bool = False, digests: bool = False) -> X12Document:
     """Parse a whole input (bytes, path or binary file)."""
-    stream = X12Stream(source, strict)
+    stream = X12Stream(source, strict, digests)
     transactions = tuple(stream)
     return X12Document(stream.interchanges, transactions, tuple(stream.groups), tuple(stream.issues))
 
