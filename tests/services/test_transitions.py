@@ -74,3 +74,31 @@ def test_bulk_transition_moves_thousands_in_one_go_and_reports_the_rest(engine: 
         logged = conn.execute(select(func.count()).select_from(event_log)
                               .where(event_log.c.activity == "bulk resolve"))
         assert resolved.scalar_one() == 11_999 and logged.scalar_one() == 11_999
+
+
+def test_bulk_transition_sets_each_moved_object_its_own_value_and_keeps_the_rest(engine: Engine) -> None:
+    ids = _items(engine, 6)
+    owners = {ids[0]: "ana", ids[1]: "ben", ids[4]: "eve"}
+    with engine.begin() as conn:
+        transition(conn, "work item", ids[4], "open", "waiting", activity="wait", actor="user:ana")
+        result = transition_many(conn, "work item", ids[:5], "open", "in_progress", activity="start", actor="system",
+                                 values_by_id=("owner", owners), at=NOW)
+        rows = dict(conn.execute(select(work_items.c.id, work_items.c.owner)).all())
+    assert result.not_moved == (ids[4],)
+    # Moved with a value: set; moved without one: left as it was; not moved: untouched, value and all.
+    assert rows == {ids[0]: "ana", ids[1]: "ben", ids[2]: None, ids[3]: None, ids[4]: None, ids[5]: None}
+    assert [_state(engine, item_id) for item_id in ids] == ["in_progress"] * 4 + ["waiting", "open"]
+
+
+def test_an_object_created_already_moved_on_is_checked_like_a_transition() -> None:
+    from rcmflow.services.transitions import checked_path, creation_events
+
+    path = checked_path("claim payment", (("receive", "received"), ("match", "matched"), ("post", "posted")))
+    events = creation_events("claim payment", 7, path, actor="system", at=NOW, payer_id="P1")
+    assert [(e.from_state, e.to_state, e.activity, e.payer_id) for e in events] == [
+        (None, "received", "receive", "P1"), ("received", "matched", "match", "P1"),
+        ("matched", "posted", "post", "P1")]
+    with pytest.raises(IllegalTransitionError):  # received -> posted skips matching
+        checked_path("claim payment", (("receive", "received"), ("post", "posted")))
+    with pytest.raises(IllegalTransitionError):  # a new object starts in the initial state
+        checked_path("claim payment", (("match", "matched"),))

@@ -553,9 +553,6 @@ def _write_round(conn: Connection, work: _Round, from_state: str, claim_info: di
         bulk_update(conn, claim_payments, _PAYMENT_COLUMNS, work.updates)
         bulk_update(conn, service_payments, ("claim_line_id",), work.line_updates)
     append_events(conn, work.crossovers)
-    # The payer's claim numbers learned from this round, for claims that had none (matching's second key).
-    bulk_update(conn, claims, ("payer_claim_number",),
-                [(number[:50], claim_id) for claim_id, number in work.payer_claim_numbers.items()])
     if work.unapplied and from_state == "received":
         transition_many(conn, CLAIM_PAYMENT_OBJECT, work.unapplied, "received", "unapplied",
                         activity=ACTIVITY_UNAPPLIED, actor=actor, at=now)
@@ -564,7 +561,11 @@ def _write_round(conn: Connection, work: _Round, from_state: str, claim_info: di
                         actor=actor, at=now)
         transition_many(conn, CLAIM_PAYMENT_OBJECT, work.matched, "matched", "posted", activity=ACTIVITY_POST,
                         actor=actor, at=now)
-    _move_claims(conn, work.claim_targets, claim_info, actor=actor, now=now)
+    # The payer's claim numbers learned from this round, for claims that had none (matching's second key): set
+    # with the claim's state move where it moves, by themselves where it does not.
+    numbers = {claim_id: number[:50] for claim_id, number in work.payer_claim_numbers.items()}
+    unset = _move_claims(conn, work.claim_targets, claim_info, numbers, actor=actor, now=now)
+    bulk_update(conn, claims, ("payer_claim_number",), [(numbers[claim_id], claim_id) for claim_id in unset])
     if from_state == "unapplied" and work.matched:
         _resolve_unapplied_items(conn, work.matched, actor=actor, now=now)
     opened = open_items(conn, work.specs, actor=actor, now=now) if work.specs else []
@@ -621,9 +622,11 @@ def _path(current: str, target: str) -> list[str]:
     return []
 
 
-def _move_claims(conn: Connection, targets: dict[int, tuple[str, int]], claim_info: dict[int, ClaimInfo], *,
-                 actor: str, now: datetime) -> None:
-    """Move each claim to its new state, grouped by (from, to) so each group is one bulk transition."""
+def _move_claims(conn: Connection, targets: dict[int, tuple[str, int]], claim_info: dict[int, ClaimInfo],
+                 numbers: dict[int, str], *, actor: str, now: datetime) -> list[int]:
+    """Move each claim to its new state, grouped by (from, to) so each group is one bulk transition; the first
+    move of a claim also sets its learned payer claim number (``numbers``). Returns the claims in ``numbers``
+    that did not move (their number is still to be set)."""
     steps: dict[tuple[str, str], list[int]] = defaultdict(list)
     pending: dict[int, list[str]] = {}
     for claim_id, (target, _) in targets.items():
@@ -631,14 +634,22 @@ def _move_claims(conn: Connection, targets: dict[int, tuple[str, int]], claim_in
         path = _path(current, target)
         if path:
             pending[claim_id] = [current, *path]
+    moving = {claim_id: numbers[claim_id] for claim_id in pending if claim_id in numbers}
+    unset = [claim_id for claim_id in numbers if claim_id not in moving]
+    first = True
     while pending:
         steps.clear()
         for claim_id, path in pending.items():
             steps[(path[0], path[1])].append(claim_id)
         for (from_state, to_state), ids in steps.items():
-            transition_many(conn, CLAIM_OBJECT, ids, from_state, to_state, activity=ACTIVITY_ADJUDICATE,
-                            actor=actor, at=now)
+            moved = transition_many(conn, CLAIM_OBJECT, ids, from_state, to_state, activity=ACTIVITY_ADJUDICATE,
+                                    actor=actor, at=now,
+                                    values_by_id=("payer_claim_number", moving) if first else None)
+            if first:  # not in the expected state after all: the number is set by itself
+                unset.extend(claim_id for claim_id in moved.not_moved if claim_id in moving)
+        first = False
         pending = {claim_id: path[1:] for claim_id, path in pending.items() if len(path) > 2}
     for claim_id, (target, _) in targets.items():
         if _path(claim_info[claim_id].state, target):
             claim_info[claim_id].state = target
+    return unset
