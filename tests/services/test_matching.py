@@ -221,3 +221,26 @@ def test_line_pairing_is_set_based_across_chunks(engine: Engine) -> None:
         pairs = match_service_lines(conn, {claim_id: [line(number)] for number, claim_id in enumerate(claim_ids)})
 
     assert pairs == dict(enumerate(line_ids))
+
+
+def test_lines_that_all_echo_their_control_numbers_pair_by_them_alone_and_the_rest_by_every_rule(
+        engine: Engine) -> None:
+    with engine.begin() as conn:
+        echoed, partly, twice, foreign = add_claims(conn, claim_row("P1"), claim_row("P2"), claim_row("P3"),
+                                                    claim_row("P4"))
+        first, second = add_lines(conn, echoed, {"line_item_control_number": "A1"},
+                                  {"procedure_code": "85025", "line_item_control_number": "A2"})
+        visit, lab = add_lines(conn, partly, {"line_item_control_number": "B1"},
+                               {"procedure_code": "85025", "line_item_control_number": "B2"})
+        same_a, same_b = add_lines(conn, twice, {"line_item_control_number": "C1"}, {"line_item_control_number": "C1"})
+        add_lines(conn, foreign, {"line_item_control_number": "D1"}, organisation_id="other")
+        pairs = match_service_lines(conn, {
+            # Re-coded and re-priced by the payer: the control numbers still pair them, in their order.
+            echoed: [line(1, "J1100", charge="1.00", line_item="A2"), line(2, "J1100", line_item="A1")],
+            # B9 is not on the claim: the claim is paired by every rule, B1 by its number, the lab by its code.
+            partly: [line(3, line_item="B1"), line(4, "85025", line_item="B9")],
+            # The same number twice: each paid line takes the first billed line still free.
+            twice: [line(5, line_item="C1"), line(6, line_item="C1")],
+            foreign: [line(7, line_item="D1")],
+        })
+    assert pairs == {1: second, 2: first, 3: visit, 4: lab, 5: same_a, 6: same_b}

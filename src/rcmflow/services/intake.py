@@ -25,6 +25,7 @@ from rcmflow.formats.detect_bank import BAI2, LOCKBOX_CSV, detect_bank_type
 from rcmflow.formats.lockbox_csv import parse_lockbox_csv
 from rcmflow.formats.x12.detect import detect_type
 from rcmflow.formats.x12.parser import parse
+from rcmflow.formats.x12.reading import gc_paused
 from rcmflow.formats.x12.summary import document_summary
 from rcmflow.services.claims import store_claims
 from rcmflow.services.deposits import store_deposits
@@ -159,6 +160,9 @@ def read_document(filename: str, detected: str, content: bytes) -> DocumentConte
                             tuple(document.digests_of_type("835")))
 
 
+# Reading, storing and posting a file is volume work on acyclic objects: the cyclic GC is paused for it, as for
+# posting (``services.posting``), or each collection rescans the whole parsed file.
+@gc_paused()
 def _parse_and_record(conn: Connection, document_id: int, content: bytes, filename: str, detected: str,
                       created: bool, actor: str, organisation_id: str, post: bool = False) -> IngestResult:
     contents = read_document(filename, detected, content)

@@ -179,9 +179,55 @@ def match_service_lines(
 
     One claim's paid lines are paired one-to-one, so pass the lines of one payment per claim; a claim paid
     twice in one batch (a reversal and its correction) needs a second call for the second payment.
+
+    Most payers echo every line's REF*6R, and then the line item control numbers alone pair them: those claims
+    read only (claim, line, control number) of their billed lines. A claim with a line that does not pair so is
+    read whole and paired by every rule (``domain.matching.pair_lines``), which gives the same pairs for the
+    lines the control numbers pair.
     """
     if not lines_by_claim:
         return {}
+    pairs: dict[int, int] = {}
+    by_control_number = [claim_id for claim_id, paid in lines_by_claim.items()
+                         if paid and all(line.line_item_control_number for line in paid)]
+    rest = set(lines_by_claim) - set(by_control_number)
+    billed_numbers: dict[int, list[tuple[int, str | None]]] = defaultdict(list)
+    columns = (claim_lines.c.claim_id, claim_lines.c.id, claim_lines.c.line_item_control_number,
+               claim_lines.c.organisation_id)
+    for condition in in_chunks(conn, claim_lines.c.claim_id, sorted(by_control_number)):
+        for claim_id, line_id, licn, organisation in conn.execute(
+                select(*columns).where(condition).order_by(claim_lines.c.claim_id, claim_lines.c.line_number)).all():
+            if organisation == organisation_id:
+                billed_numbers[claim_id].append((line_id, licn))
+    for claim_id in by_control_number:
+        found = _pair_by_control_number(lines_by_claim[claim_id], billed_numbers.get(claim_id, ()))
+        if found is None:
+            rest.add(claim_id)
+        else:
+            pairs.update(found)
+    if rest:
+        pairs.update(_pair_by_every_rule(conn, {claim_id: lines_by_claim[claim_id] for claim_id in rest},
+                                         organisation_id))
+    return pairs
+
+
+def _pair_by_control_number(paid: Sequence[LineKey], billed: Sequence[tuple[int, str | None]]) -> dict[int, int] | None:
+    """Each paid line with the first free billed line of its control number; None when one finds none."""
+    free = list(billed)
+    pairs: dict[int, int] = {}
+    for line in paid:
+        for index, (claim_line_id, number) in enumerate(free):
+            if number == line.line_item_control_number:
+                pairs[line.service_payment_id] = claim_line_id
+                del free[index]
+                break
+        else:
+            return None
+    return pairs
+
+
+def _pair_by_every_rule(conn: Connection, lines_by_claim: Mapping[int, Sequence[LineKey]],
+                        organisation_id: str) -> dict[int, int]:
     billed: dict[int, list[BilledLine]] = defaultdict(list)
     columns = (claim_lines.c.claim_id, claim_lines.c.id, claim_lines.c.procedure_code, claim_lines.c.modifiers,
                claim_lines.c.revenue_code, raw(claim_lines.c.charge), raw(claim_lines.c.service_date),
