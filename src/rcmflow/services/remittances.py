@@ -48,17 +48,6 @@ register_state_table(REMITTANCE_OBJECT, StateTable(remittances))
 register_state_table(CLAIM_PAYMENT_OBJECT, StateTable(claim_payments))
 
 
-class StoredPayment(NamedTuple):
-    """A claim payment as just stored: its id, the row written, the record it came from and its lines' ids.
-    Posting can start from these instead of reading back what was just written."""
-
-    id: int
-    payer_id: str
-    row: dict[str, Any]
-    record: ClaimPayment
-    line_ids: tuple[int, ...]
-
-
 @dataclass(frozen=True, slots=True)
 class StoreResult:
     """What one store call did: ids of new remittances, and of stored ones the input duplicated or
@@ -67,7 +56,6 @@ class StoreResult:
     stored: tuple[int, ...]
     duplicates: tuple[int, ...]
     conflicts: tuple[int, ...]
-    payments: tuple[StoredPayment, ...] = ()  # the claim payments of the stored remittances, in file order
 
 
 @dataclass(frozen=True, slots=True)
@@ -178,13 +166,13 @@ def store_remittances(
     remittance stays as it is)."""
     result, new = register_remittances(conn, document_id, items, actor=actor, now=now,
                                        organisation_id=organisation_id, digests=digests)
-    payments = _insert_children(conn, new, organisation_id)
+    payers = [payer_key(item) for _, item in new for _ in item.claims]
     append_events(conn, [
-        Event(CLAIM_PAYMENT_OBJECT, str(payment.id), CLAIM_PAYMENT.initial, ACTIVITY_RECEIVE_CLAIM_PAYMENT, actor,
-              occurred_at=now, organisation_id=organisation_id, payer_id=payment.payer_id)
-        for payment in payments
+        Event(CLAIM_PAYMENT_OBJECT, str(claim_id), CLAIM_PAYMENT.initial, ACTIVITY_RECEIVE_CLAIM_PAYMENT, actor,
+              occurred_at=now, organisation_id=organisation_id, payer_id=payer)
+        for claim_id, payer in zip(_insert_children(conn, new, organisation_id), payers, strict=True)
     ])
-    return StoreResult(result.stored, result.duplicates, result.conflicts, tuple(payments))
+    return result
 
 
 def _insert_remittances(conn: Connection, document_id: int | None,
@@ -270,27 +258,23 @@ def insert_payment_rows(conn: Connection, rows: Sequence[PaymentRows]) -> None:
     bulk_insert(conn, payment_adjustments, [adjustment for item in rows for adjustment in item.adjustments])
 
 
-def _insert_children(conn: Connection, new: Sequence[tuple[int, Remittance]],
-                     organisation_id: str) -> list[StoredPayment]:
+def _insert_children(conn: Connection, new: Sequence[tuple[int, Remittance]], organisation_id: str) -> list[int]:
     """Insert claim payments ("received"), service payments, CAS and PLB rows of the new remittances, one
-    statement per table; return the stored claim payments."""
+    statement per table; return the claim payments' ids."""
     insert_provider_adjustments(conn, new, organisation_id)
-    claims = [(remittance_id, claim, payer_key(item)) for remittance_id, item in new for claim in item.claims]
+    claims = [(remittance_id, claim) for remittance_id, item in new for claim in item.claims]
     if not claims:
         return []
     claim_ids = reserve_ids(conn, claim_payments, len(claims))
-    line_ids = reserve_ids(conn, service_payments, sum(len(claim.service_payments) for _, claim, _ in claims))
-    stored: list[StoredPayment] = []
+    line_ids = reserve_ids(conn, service_payments, sum(len(claim.service_payments) for _, claim in claims))
     rows: list[PaymentRows] = []
     position = 0
-    for claim_id, (remittance_id, claim, payer) in zip(claim_ids, claims, strict=True):
+    for claim_id, (remittance_id, claim) in zip(claim_ids, claims, strict=True):
         ids = tuple(line_ids[position:position + len(claim.service_payments)])
         position += len(ids)
-        item = payment_rows(organisation_id, remittance_id, claim, claim_id, ids)
-        rows.append(item)
-        stored.append(StoredPayment(claim_id, payer, item.claim, claim, ids))
+        rows.append(payment_rows(organisation_id, remittance_id, claim, claim_id, ids))
     insert_payment_rows(conn, rows)
-    return stored
+    return claim_ids
 
 
 def insert_provider_adjustments(conn: Connection, new: Sequence[tuple[int, Remittance]],
