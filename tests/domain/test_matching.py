@@ -16,6 +16,7 @@ from rcmflow.domain.matching import (
     best_claim,
     exact_match,
     fuzzy_score,
+    pair_by_line_items,
     pair_lines,
     scored_candidates,
     text_similarity,
@@ -194,3 +195,13 @@ def test_identical_lines_pair_one_to_one_in_order() -> None:
 
     assert pair_lines(lines, [billed(10), billed(11)]) == {1: 10, 2: 11}
     assert list(pair_lines([paid(5, "97110"), paid(4)], [billed(11), billed(10, "97110")])) == [5, 4]
+
+
+def test_pairing_by_control_numbers_alone_gives_what_every_rule_gives_or_nothing() -> None:
+    billed_lines = [billed(11, line_item="A1"), billed(12, "85025", line_item="A2"), billed(13, line_item="A2")]
+    numbers = [(line.claim_line_id, line.line_item_control_number) for line in billed_lines]
+    echoed = [paid(1, "J1100", line_item="A2"), paid(2, line_item="A1"), paid(3, "85025", line_item="A2")]
+    assert pair_by_line_items(echoed, numbers) == pair_lines(echoed, billed_lines) == {1: 12, 2: 11, 3: 13}
+    # One line without its number, or with a number not billed: the whole lines must be seen.
+    assert pair_by_line_items([paid(1, line_item="A1"), paid(2)], numbers) is None
+    assert pair_by_line_items([paid(1, line_item="A9")], numbers) is None

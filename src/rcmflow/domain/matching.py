@@ -252,3 +252,22 @@ def pair_lines(paid: Sequence[LineKey], billed: Sequence[BilledLine]) -> dict[in
             break
     return {line.service_payment_id: pairs[line.service_payment_id] for line in paid
             if line.service_payment_id in pairs}
+
+
+def pair_by_line_items(paid: Sequence[LineKey], billed: Sequence[tuple[int, str | None]]) -> dict[int, int] | None:
+    """What ``pair_lines`` gives when every paid line pairs by its line item control number (its first rule),
+    from the billed lines' ids and control numbers alone, in line order: each paid line takes the first free
+    billed line with its number. None when a paid line finds none: then ``pair_lines`` must see the whole lines."""
+    free = list(billed)
+    pairs: dict[int, int] = {}
+    for line in paid:
+        if not line.line_item_control_number:
+            return None
+        for index, (claim_line_id, number) in enumerate(free):
+            if number == line.line_item_control_number:
+                pairs[line.service_payment_id] = claim_line_id
+                del free[index]
+                break
+        else:
+            return None
+    return pairs

@@ -27,6 +27,7 @@ from rcmflow.domain.matching import (
     PaymentKey,
     best_claim,
     exact_match,
+    pair_by_line_items,
     pair_lines,
     scored_candidates,
 )
@@ -200,7 +201,7 @@ def match_service_lines(
             if organisation == organisation_id:
                 billed_numbers[claim_id].append((line_id, licn))
     for claim_id in by_control_number:
-        found = _pair_by_control_number(lines_by_claim[claim_id], billed_numbers.get(claim_id, ()))
+        found = pair_by_line_items(lines_by_claim[claim_id], billed_numbers.get(claim_id, ()))
         if found is None:
             rest.add(claim_id)
         else:
@@ -208,21 +209,6 @@ def match_service_lines(
     if rest:
         pairs.update(_pair_by_every_rule(conn, {claim_id: lines_by_claim[claim_id] for claim_id in rest},
                                          organisation_id))
-    return pairs
-
-
-def _pair_by_control_number(paid: Sequence[LineKey], billed: Sequence[tuple[int, str | None]]) -> dict[int, int] | None:
-    """Each paid line with the first free billed line of its control number; None when one finds none."""
-    free = list(billed)
-    pairs: dict[int, int] = {}
-    for line in paid:
-        for index, (claim_line_id, number) in enumerate(free):
-            if number == line.line_item_control_number:
-                pairs[line.service_payment_id] = claim_line_id
-                del free[index]
-                break
-        else:
-            return None
     return pairs
 
 

@@ -19,7 +19,7 @@ import time
 from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -276,7 +276,7 @@ def receive_and_post(
     return registered, result
 
 
-def _post_provider_adjustments(conn: Connection, remittance_ids: list[int], dates: dict[int, Any],
+def _post_provider_adjustments(conn: Connection, remittance_ids: list[int], dates: dict[int, date],
                                plb_accounts: PlbAccounts, *, actor: str, now: datetime,
                                organisation_id: str) -> PostingResult:
     """Post the PLB amounts of matched remittances, then move the remittances to "posted"."""

@@ -21,12 +21,12 @@ from rcmflow.adapters.store.schema import (
     remittances,
     service_payments,
 )
-from rcmflow.adapters.store.sql import as_date, in_chunks, raw, reserve_ids
+from rcmflow.adapters.store.sql import as_date, in_chunks, raw
 from rcmflow.domain.ledger import period_of
 from rcmflow.domain.matching import LineKey
 from rcmflow.domain.money import from_stored
 from rcmflow.domain.remittance import Adjustment, Remittance
-from rcmflow.services.remittances import PaymentRows, payer_key, payment_rows
+from rcmflow.services.remittances import PaymentRows, new_payment_rows
 
 
 class PaymentRow(NamedTuple):
@@ -133,20 +133,14 @@ def new_payments(conn: Connection, new: Sequence[tuple[int, Remittance]], dates:
                  organisation_id: str) -> list[Payment]:
     """The claim payments of remittances just registered, not stored yet, as posting sees them, with the rows
     (ids reserved) that posting completes (claim, match, state, billed lines) and inserts once."""
-    claims = [(remittance_id, payer_key(item), claim) for remittance_id, item in new for claim in item.claims]
-    claim_ids = reserve_ids(conn, claim_payments, len(claims))
-    line_ids = reserve_ids(conn, service_payments, sum(len(claim.service_payments) for _, _, claim in claims))
     payments: list[Payment] = []
-    position = 0
-    for claim_id, (remittance_id, payer, claim) in zip(claim_ids, claims, strict=True):
-        ids = line_ids[position:position + len(claim.service_payments)]
-        position += len(ids)
-        rows = payment_rows(organisation_id, remittance_id, claim, claim_id, ids)
+    for payer, claim, rows in new_payment_rows(conn, new, organisation_id):
         adjustments = [Adjustment(a.group, a.reason, from_stored(a.amount), a.quantity) for a in claim.adjustments]
         lines: list[LineKey] = []
         units: dict[int, Decimal | None] = {}
         allowed: list[Decimal | None] = []
-        for line_id, line in zip(ids, claim.service_payments, strict=True):
+        for line_row, line in zip(rows.lines, claim.service_payments, strict=True):
+            line_id = line_row["id"]
             if line.adjustments:
                 adjustments.extend(Adjustment(a.group, a.reason, from_stored(a.amount), a.quantity)
                                    for a in line.adjustments)
@@ -157,12 +151,12 @@ def new_payments(conn: Connection, new: Sequence[tuple[int, Remittance]], dates:
             b6 = line.amount("B6")
             allowed.append(from_stored(b6) if b6 is not None else None)
         row = rows.claim
-        payment_row = PaymentRow(claim_id, remittance_id, row["patient_control_number"], row["status"],
+        payment_row = PaymentRow(row["id"], row["remittance_id"], row["patient_control_number"], row["status"],
                                  from_stored(row["charge"]), from_stored(row["paid"]),
                                  row["payer_claim_control_number"], row["member_id"], row["service_from"],
                                  row["service_to"], row["crossover_payer"], row["remarks"])
-        payments.append(Payment(claim_id, payment_row, tuple(adjustments), tuple(lines), payer,
-                                dates[remittance_id], units, _all_or_none(allowed), rows))
+        payments.append(Payment(row["id"], payment_row, tuple(adjustments), tuple(lines), payer,
+                                dates[row["remittance_id"]], units, _all_or_none(allowed), rows))
     return payments
 
 

@@ -102,11 +102,11 @@ def register_remittances(
     """Insert the remittance rows (not their claim payments) in the caller's transaction, with their "receive"
     events; skip duplicates and open a work item per conflict. Returns the result and the new (id, record)
     pairs, whose claim payments the caller stores (``store_remittances``) or posts at once
-    (``services.posting.receive_and_post``). ``digests``: each item's ``content_digest`` when the caller has them
-    (computed where the file was read)."""
+    (``services.posting.receive_and_post``). ``digests``: each item's content digest, one per item, when the
+    caller has them (computed where the file was read); else ``content_digest`` of each record."""
     if not items:
         return StoreResult((), (), ()), []
-    if len(digests) != len(items):
+    if not digests:
         digests = [content_digest(item) for item in items]
     keyed = [((payer_key(item), item.trace_number), digest, item) for item, digest in zip(items, digests, strict=True)]
     first: dict[tuple[str, str], tuple[str, Remittance]] = {}
@@ -166,11 +166,10 @@ def store_remittances(
     remittance stays as it is)."""
     result, new = register_remittances(conn, document_id, items, actor=actor, now=now,
                                        organisation_id=organisation_id, digests=digests)
-    payers = [payer_key(item) for _, item in new for _ in item.claims]
     append_events(conn, [
         Event(CLAIM_PAYMENT_OBJECT, str(claim_id), CLAIM_PAYMENT.initial, ACTIVITY_RECEIVE_CLAIM_PAYMENT, actor,
               occurred_at=now, organisation_id=organisation_id, payer_id=payer)
-        for claim_id, payer in zip(_insert_children(conn, new, organisation_id), payers, strict=True)
+        for claim_id, payer in _insert_children(conn, new, organisation_id)
     ])
     return result
 
@@ -219,15 +218,16 @@ class PaymentRows(NamedTuple):
 
 
 def payment_rows(organisation_id: str, remittance_id: int, claim: ClaimPayment, claim_id: int,
-                 line_ids: Sequence[int], state: str = CLAIM_PAYMENT.initial) -> PaymentRows:
-    """The rows of one claim payment with the ids it will have (``line_ids``: one per service payment)."""
+                 line_ids: Sequence[int]) -> PaymentRows:
+    """The rows of one claim payment, "received", with the ids it will have (``line_ids``: one per service
+    payment); posting at intake completes them before they are inserted."""
     claim_row = {
         "id": claim_id, "organisation_id": organisation_id, "remittance_id": remittance_id,
         "patient_control_number": claim.patient_control_number, "status": claim.status,
         "charge": claim.charge, "paid": claim.paid, "patient_responsibility": claim.patient_responsibility,
         "filing_indicator": claim.filing_indicator or None,
         "payer_claim_control_number": claim.payer_claim_control_number or None,
-        "state": state, "remarks": _remarks(claim.remarks),
+        "state": CLAIM_PAYMENT.initial, "remarks": _remarks(claim.remarks),
         **_matching_facts(claim),
         # Set by posting: the claim, how it was found, the contract variance, when it was posted.
         "claim_id": None, "match_method": None, "match_confidence": None, "expected_allowed": None, "variance": None,
@@ -258,23 +258,30 @@ def insert_payment_rows(conn: Connection, rows: Sequence[PaymentRows]) -> None:
     bulk_insert(conn, payment_adjustments, [adjustment for item in rows for adjustment in item.adjustments])
 
 
-def _insert_children(conn: Connection, new: Sequence[tuple[int, Remittance]], organisation_id: str) -> list[int]:
-    """Insert claim payments ("received"), service payments, CAS and PLB rows of the new remittances, one
-    statement per table; return the claim payments' ids."""
-    insert_provider_adjustments(conn, new, organisation_id)
-    claims = [(remittance_id, claim) for remittance_id, item in new for claim in item.claims]
-    if not claims:
-        return []
+def new_payment_rows(conn: Connection, new: Sequence[tuple[int, Remittance]],
+                     organisation_id: str) -> list[tuple[str, ClaimPayment, PaymentRows]]:
+    """(payer, record, rows) of every claim payment of the new remittances, in file order, with the ids of
+    their claim payment and service payment rows reserved in this transaction (nothing is inserted yet)."""
+    claims = [(remittance_id, payer_key(item), claim) for remittance_id, item in new for claim in item.claims]
     claim_ids = reserve_ids(conn, claim_payments, len(claims))
-    line_ids = reserve_ids(conn, service_payments, sum(len(claim.service_payments) for _, claim in claims))
-    rows: list[PaymentRows] = []
+    line_ids = reserve_ids(conn, service_payments, sum(len(claim.service_payments) for _, _, claim in claims))
+    built: list[tuple[str, ClaimPayment, PaymentRows]] = []
     position = 0
-    for claim_id, (remittance_id, claim) in zip(claim_ids, claims, strict=True):
-        ids = tuple(line_ids[position:position + len(claim.service_payments)])
+    for claim_id, (remittance_id, payer, claim) in zip(claim_ids, claims, strict=True):
+        ids = line_ids[position:position + len(claim.service_payments)]
         position += len(ids)
-        rows.append(payment_rows(organisation_id, remittance_id, claim, claim_id, ids))
-    insert_payment_rows(conn, rows)
-    return claim_ids
+        built.append((payer, claim, payment_rows(organisation_id, remittance_id, claim, claim_id, ids)))
+    return built
+
+
+def _insert_children(conn: Connection, new: Sequence[tuple[int, Remittance]],
+                     organisation_id: str) -> list[tuple[int, str]]:
+    """Insert claim payments ("received"), service payments, CAS and PLB rows of the new remittances, one
+    statement per table; return each claim payment's (id, payer)."""
+    insert_provider_adjustments(conn, new, organisation_id)
+    built = new_payment_rows(conn, new, organisation_id)
+    insert_payment_rows(conn, [rows for _, _, rows in built])
+    return [(rows.claim["id"], payer) for payer, _, rows in built]
 
 
 def insert_provider_adjustments(conn: Connection, new: Sequence[tuple[int, Remittance]],
