@@ -90,6 +90,14 @@ class Settings(BaseSettings):
     posting_batch_size: int = Field(default=20_000, ge=1, le=1_000_000)
     # Payer contracts (expected allowed amounts, variance tolerance): a YAML file; None means the shipped one.
     payer_contracts: Path | None = None
+    # The claim scrubber: extra rule packs (files or folders of YAML, loaded after the built-in packs, as a
+    # JSON list in RCMFLOW_RULE_PACKS), payer policies (timely filing, prior authorisation), the CMS NCCI
+    # quarterly files (PTP and MUE; the shipped subset when none) and a licensed CPT descriptor file.
+    rule_packs: tuple[Path, ...] = ()
+    payer_policies: Path | None = None
+    ncci_ptp_files: tuple[Path, ...] = ()
+    ncci_mue_files: tuple[Path, ...] = ()
+    cpt_file: Path | None = None
 
     def __init__(self, **values: Any) -> None:
         try:

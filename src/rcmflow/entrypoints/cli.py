@@ -18,6 +18,7 @@ from rich.logging import RichHandler
 from rich.table import Table
 
 from rcmflow.entrypoints.cli_approvals import approvals_app
+from rcmflow.entrypoints.cli_claims import claims_app
 from rcmflow.entrypoints.cli_ingest import ingest, post_command
 from rcmflow.entrypoints.cli_ledger import ledger_app
 from rcmflow.entrypoints.cli_report import report_app
@@ -35,6 +36,7 @@ app.add_typer(x12_app, name="x12")
 app.add_typer(db_app, name="db")
 app.add_typer(documents_app, name="documents")
 app.add_typer(approvals_app, name="approvals")
+app.add_typer(claims_app, name="claims")
 app.add_typer(outbox_app, name="outbox")
 app.command("worker")(worker)
 app.add_typer(work_app, name="work")

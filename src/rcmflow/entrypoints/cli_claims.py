@@ -1,0 +1,137 @@
+"""``rcmflow claims``: scrub a charge file against the rule packs, export its clean claims as an 837.
+
+Both read a FHIR R4 Bundle or a charge CSV. ``scrub --json`` and ``export`` are contracts other tools rely
+on (README): the JSON shape, and "only claims without error findings are exported".
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from datetime import date
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from rcmflow.domain.charges import ChargeFile
+from rcmflow.domain.scrubber import ScrubResult
+
+claims_app = typer.Typer(help="Claims: scrub charge files, export clean claims as 837.", no_args_is_help=True)
+console = Console()
+err_console = Console(stderr=True)
+
+ChargeFileArg = Annotated[Path, typer.Argument(help="A FHIR R4 Bundle (JSON) or a charge CSV.", show_default=False)]
+
+
+def _read_charges(path: Path) -> ChargeFile:
+    from rcmflow.entrypoints.cli import _read
+    from rcmflow.formats.charge_files import read_charge_file
+
+    charge_file = read_charge_file(_read(path), filename=path.name)
+    if charge_file.file_issues:
+        issue = charge_file.file_issues[0]
+        from rcmflow.entrypoints.cli import UserFacingError
+
+        raise UserFacingError(f"{path}: {issue.location}, {issue.field}: {issue.message}")
+    return charge_file
+
+
+def _today(text: str | None) -> date:
+    if text is None:
+        return date.today()
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise typer.BadParameter(f"{text!r} is not an ISO date (YYYY-MM-DD)") from None
+
+
+def scrub_file(path: Path, today: date) -> tuple[ChargeFile, list[ScrubResult]]:
+    """Read and scrub a charge file; results in file order, claims the reader left out included."""
+    from rcmflow.entrypoints.cli import _engine
+    from rcmflow.services.scrubbing import configured_scrubber, stored_duplicates, unreadable_results
+
+    charge_file = _read_charges(path)
+    scrubber = configured_scrubber()
+    with _engine().connect() as conn:
+        duplicates = stored_duplicates(conn, charge_file.claims)
+    results = scrubber.scrub(charge_file.claims, today=today, duplicates=duplicates)
+    return charge_file, [*results, *unreadable_results(charge_file)]
+
+
+def _result_json(result: ScrubResult) -> dict[str, Any]:
+    return {"id": result.source_id, "status": result.status,
+            "findings": [finding.as_json() for finding in result.findings]}
+
+
+@claims_app.command("scrub")
+def scrub_command(
+    file: ChargeFileArg,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object (the documented contract).")] = False,
+    today: Annotated[str | None, typer.Option("--today", help="Judge timely filing as of this date (YYYY-MM-DD).",
+                                              show_default=False)] = None,
+) -> None:
+    """Scrub every claim of a charge file; exit 1 when any claim has an error finding."""
+    _, results = scrub_file(file, _today(today))
+    if as_json:
+        sys.stdout.write(json.dumps({"claims": [_result_json(result) for result in results]}) + "\n")
+    else:
+        _print_results(file, results)
+    raise typer.Exit(1 if any(result.status == "error" for result in results) else 0)
+
+
+def _print_results(path: Path, results: list[ScrubResult]) -> None:
+    counts = {status: sum(1 for r in results if r.status == status) for status in ("clean", "warning", "error")}
+    console.print(f"[bold]{path}[/bold]: {len(results)} claim(s): [green]{counts['clean']} clean[/green], "
+                  f"[yellow]{counts['warning']} with warnings[/yellow], [red]{counts['error']} held[/red]")
+    table = Table("claim", "status", "rule", "line", "message", show_lines=False)
+    for result in results:
+        if not result.findings:
+            table.add_row(result.source_id, "[green]clean[/green]", "", "", "")
+        for n, finding in enumerate(result.findings):
+            colour = "red" if finding.severity == "error" else "yellow"
+            table.add_row(result.source_id if n == 0 else "", f"[{colour}]{finding.severity}[/{colour}]",
+                          finding.reference, "" if finding.line is None else str(finding.line), finding.message)
+    console.print(table)
+
+
+@claims_app.command("export")
+def export_command(
+    file: ChargeFileArg,
+    format_: Annotated[str, typer.Option("--format", help="837p (professional) or 837i (institutional).")],
+    out: Annotated[Path, typer.Option("-o", "--out", help="Where to write the 837.", show_default=False)],
+    sender: Annotated[str, typer.Option(help="Interchange sender and submitter id (ISA06, 1000A).")] = "RCMFLOW",
+    receiver: Annotated[str | None, typer.Option(help="Interchange receiver id (ISA08, 1000B) [default: the "
+                                                      "payer id when all claims go to one payer].",
+                                                 show_default=False)] = None,
+    submitter_name: Annotated[str, typer.Option(help="Submitter name (1000A NM103).")] = "RCMFLOW BILLING",
+    contact_phone: Annotated[str, typer.Option(help="Submitter contact phone (1000A PER).")] = "8005550100",
+    today: Annotated[str | None, typer.Option("--today", help="Judge timely filing as of this date.",
+                                              show_default=False)] = None,
+) -> None:
+    """Write the claims of a charge file that have no error findings as one valid 5010 837 file."""
+    from rcmflow.entrypoints.cli import UserFacingError, _engine
+    from rcmflow.services.claim_export import export_clean_claims
+
+    kind = {"837p": "P", "837i": "I"}.get(format_.lower())
+    if kind is None:
+        raise typer.BadParameter(f"{format_!r}: use 837p or 837i", param_hint="--format")
+    charge_file, results = scrub_file(file, _today(today))
+    with _engine().begin() as conn:
+        exported = export_clean_claims(conn, charge_file.claims, results, kind, sender=sender, receiver=receiver,
+                                       submitter_name=submitter_name, contact_phone=contact_phone)
+    if exported.text is None:
+        raise UserFacingError(f"{file}: no claim of type {format_} without error findings to export "
+                              f"({len(exported.held)} held, {len(exported.unwritable)} not writable as X12, "
+                              f"{len(exported.other_type)} of the other type)")
+    out.write_text(exported.text, encoding="ascii")
+    console.print(f"wrote {out}: {len(exported.claims)} claim(s), {exported.line_count} line(s), "
+                  f"total charge {exported.total_charge}")
+    if exported.held:
+        err_console.print(f"held (error findings): {', '.join(exported.held)}")
+    for source_id, reason in exported.unwritable.items():
+        err_console.print(f"not written ({source_id}): {reason}")
+    if exported.other_type:
+        err_console.print(f"not {format_} (other claim type): {', '.join(exported.other_type)}")
