@@ -61,7 +61,8 @@ def machine(object_type: str, initial: str, moves: dict[str, tuple[str, ...]],
 
 
 CLAIM = machine("claim", "registered", {
-    "registered": ("eligibility verified", "charge reviewed", "voided"),
+    # Charges from an EHR usually arrive coded: registered -> coded directly.
+    "registered": ("eligibility verified", "charge reviewed", "coded", "voided"),
     "eligibility verified": ("charge reviewed", "coded", "voided"),
     "charge reviewed": ("coded", "voided"),
     "coded": ("scrubbed", "charge reviewed", "voided"),

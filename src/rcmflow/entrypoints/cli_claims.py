@@ -135,3 +135,109 @@ def export_command(
         err_console.print(f"not written ({source_id}): {reason}")
     if exported.other_type:
         err_console.print(f"not {format_} (other claim type): {', '.join(exported.other_type)}")
+
+
+AsOpt = Annotated[str, typer.Option("--as", help="Who is acting (a user name).", show_default=False)]
+
+
+def _actor(name: str) -> str:
+    return name if ":" in name else f"user:{name}"
+
+
+@claims_app.command("list")
+def list_command(
+    state: Annotated[str | None, typer.Option(help="Only claims in this state (ready, scrubbed, submitted...).",
+                                              show_default=False)] = None,
+    limit: Annotated[int, typer.Option(min=1, max=10_000)] = 50,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON array.")] = False,
+) -> None:
+    """Stored claims, newest first, with their state and latest scrub outcome."""
+    from rcmflow.entrypoints.cli import _engine
+    from rcmflow.services.claim_views import list_claims
+
+    with _engine().connect() as conn:
+        rows = list_claims(conn, state=state, limit=limit)
+    if as_json:
+        sys.stdout.write(json.dumps(rows, default=str) + "\n")
+        return
+    table = Table("id", "source id", "type", "payer", "from", "charge", "state", "errors", "warnings")
+    for row in rows:
+        table.add_row(str(row["id"]), row["source_id"] or row["patient_control_number"], row["claim_type"],
+                      row["payer_id"], str(row["service_from"] or ""), row["total_charge"], row["state"],
+                      str(row["errors"]), str(row["warnings"]))
+    console.print(table)
+
+
+@claims_app.command("show")
+def show_command(
+    claim_id: Annotated[int, typer.Argument(help="Claim id.")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+) -> None:
+    """One claim: its lines, its latest scrub findings (rule@version, inputs) and its timeline."""
+    from rcmflow.entrypoints.cli import _engine
+    from rcmflow.services.claim_views import claim_detail
+
+    with _engine().connect() as conn:
+        detail = claim_detail(conn, claim_id)
+    if as_json:
+        sys.stdout.write(json.dumps(detail, default=str) + "\n")
+        return
+    head = detail["claim"]
+    console.print(f"[bold]claim {claim_id}[/bold] ({head['source_id'] or head['patient_control_number']}): "
+                  f"{head['claim_type']} to {head['payer_name'] or head['payer_id']}, {head['state']}, "
+                  f"charge {head['total_charge']}, service {head['service_from']}..{head['service_to']}")
+    lines = Table("line", "code", "modifiers", "units", "charge", "date", "control number", title="lines")
+    for line in detail["lines"]:
+        lines.add_row(str(line["line_number"]), line["procedure_code"] or line["revenue_code"] or "",
+                      line["modifiers"] or "", str(line["units"] or ""), str(line["charge"]),
+                      str(line["service_date"] or ""), line["line_item_control_number"] or "")
+    console.print(lines)
+    if detail["findings"]:
+        findings = Table("severity", "rule", "line", "message", "inputs", title="latest scrub")
+        for finding in detail["findings"]:
+            findings.add_row(finding["severity"], f"{finding['rule']}@{finding['rule_version']}",
+                             str(finding["line_number"] or ""), finding["message"], json.dumps(finding["inputs"]))
+        console.print(findings)
+    timeline = Table("when", "from", "to", "activity", "actor", "rule version", title="timeline")
+    for event in detail["events"]:
+        timeline.add_row(str(event["occurred_at"])[:19], event["from_state"] or "", event["to_state"],
+                         event["activity"], event["actor"], event["rule_version"] or "")
+    console.print(timeline)
+
+
+@claims_app.command("release")
+def release_command(claim_id: Annotated[int, typer.Argument(help="Claim id.")], actor: AsOpt) -> None:
+    """Release a claim the scrubber routed for review (warnings only) to ready."""
+    from rcmflow.adapters.store.schema import utc_now
+    from rcmflow.entrypoints.cli import _engine
+    from rcmflow.services.charge_claims import release_claim
+
+    with _engine().begin() as conn:
+        release_claim(conn, claim_id, actor=_actor(actor), now=utc_now())
+    console.print(f"claim {claim_id}: ready")
+
+
+@claims_app.command("rescrub")
+def rescrub_command(
+    claim_ids: Annotated[list[int] | None, typer.Argument(help="Claim ids [default: every held claim].",
+                                                          show_default=False)] = None,
+    today: Annotated[str | None, typer.Option("--today", help="Judge timely filing as of this date.",
+                                              show_default=False)] = None,
+) -> None:
+    """Scrub held claims again (after a rule, table or policy change, or once eligibility is on file)."""
+    from sqlalchemy import select
+
+    from rcmflow.adapters.store.schema import claims, utc_now
+    from rcmflow.entrypoints.cli import _engine
+    from rcmflow.services.charge_claims import rescrub_claims
+    from rcmflow.services.scrubbing import configured_scrubber
+
+    scrubber = configured_scrubber()
+    with _engine().begin() as conn:
+        ids = list(claim_ids or conn.execute(select(claims.c.id).where(claims.c.state == "scrubbed")
+                                             .order_by(claims.c.id)).scalars())
+        now = utc_now()
+        result = rescrub_claims(conn, ids, scrubber=scrubber, today=_today(today) if today else now.date(),
+                                actor="system:scrubber", now=now)
+    console.print(f"rescrubbed {len(result.ready) + len(result.held) + len(result.review)} claim(s): "
+                  f"{len(result.ready)} ready, {len(result.held)} held, {len(result.review)} for review")

@@ -34,7 +34,7 @@ def _files(paths: list[Path]) -> Iterator[Path]:
             yield path
 
 
-_CLAIM_TYPES = frozenset({"837P", "837I"})
+_CLAIM_TYPES = frozenset({"837P", "837I", "fhir_bundle", "charge_csv"})
 _LATE_TYPES = {"835": 1, "bai2": 2, "lockbox_csv": 2}
 _HEAD_BYTES = 65_536  # enough of a file to tell its type
 
@@ -66,8 +66,10 @@ def _result(path: Path, outcome: Any) -> dict[str, Any]:
         "new": outcome.created,
         "transactions": summary.get("transactions", []),
         **{key: summary[key] for key in ("deposits", "deposit_total", "with_trace_number", "remittances",
-                                         "claims_stored", "deposits_stored") if key in summary},
+                                         "claims_stored", "deposits_stored", "claims", "claims_captured")
+           if key in summary},
         "errors": summary.get("errors", []),
+        **({"warnings": summary["warnings"]} if summary.get("warnings") and "claims_captured" in summary else {}),
     }
 
 
@@ -161,11 +163,22 @@ def _print(results: list[dict[str, Any]]) -> None:
     console.print(table)
     for result in results:
         for error in result["errors"][:3]:
-            if error.get("line") is not None:
+            if error.get("location") is not None:
+                where = str(error["location"])
+            elif error.get("line") is not None:
                 where = f"line {error['line']}" + (f" record {error['record']}" if error.get("record") else "")
             else:
                 where = f"segment {error['segment_index']}" + (f" {error['segment_id']}" if error["segment_id"] else "")
             console.print(f"[red]error[/red] {result['file']} {where}: {error['message']}", highlight=False)
+    captured = [r["claims_captured"] for r in results if r["new"] and "claims_captured" in r]
+    if captured:
+        totals = {key: sum(c[key] for c in captured) for key in captured[0]}
+        console.print(f"claims captured: {totals['stored']} stored ({totals['duplicate']} already stored, "
+                      f"{totals['superseded']} earlier versions superseded); scrubbed: {totals['ready']} ready, "
+                      f"{totals['held']} held by errors, {totals['review']} routed for review")
+    unreadable = sum(len(r.get("warnings", ())) for r in results if r["new"])
+    if unreadable:
+        console.print(f"[yellow]{unreadable} claim(s) could not be read[/yellow]: see the intake_exceptions queue")
     new = sum(1 for r in results if r["new"])
     console.print(f"{len(results)} file(s): {new} new, {len(results) - new} already stored, "
                   f"{sum(1 for r in results if r['status'] == 'failed')} failed")

@@ -7,13 +7,24 @@ from rcmflow.domain.charges import ChargeFile, SourceIssue
 from rcmflow.formats.charge_csv import looks_like_charge_csv, read_charge_csv
 from rcmflow.formats.fhir_claims import read_fhir_bundle
 
+FHIR_BUNDLE = "fhir_bundle"
+CHARGE_CSV = "charge_csv"
+CHARGE_TYPES = frozenset({FHIR_BUNDLE, CHARGE_CSV})
+
+
+def detect_charge_type(data: bytes) -> str | None:
+    """"fhir_bundle" for JSON, "charge_csv" for a charge CSV header, else None (without parsing the file)."""
+    if data.lstrip(b"\xef\xbb\xbf \t\r\n")[:1] in {b"{", b"["}:
+        return FHIR_BUNDLE
+    return CHARGE_CSV if looks_like_charge_csv(data) else None
+
 
 def read_charge_file(data: bytes, *, filename: str = "") -> ChargeFile:
     """The claims of a FHIR Bundle or a charge CSV; any other content is one file-level issue."""
-    head = data.lstrip(b"\xef\xbb\xbf \t\r\n")[:1]
-    if head in {b"{", b"["}:
+    kind = detect_charge_type(data)
+    if kind == FHIR_BUNDLE:
         return read_fhir_bundle(data, filename=filename)
-    if looks_like_charge_csv(data):
+    if kind == CHARGE_CSV:
         return read_charge_csv(data, filename=filename)
     return ChargeFile("unknown", (), (SourceIssue(
         "", "the file", "content",

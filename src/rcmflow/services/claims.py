@@ -101,35 +101,13 @@ def store_claims(
     if not new:
         return ClaimStoreResult((), total)
 
-    rows = []
-    for digest, claim in new:
-        start, end = _service_period(claim)
-        rows.append({
-            "organisation_id": organisation_id, "facility_id": (claim.billing_provider.id or None),
-            "payer_id": claim_payer_key(claim), "payer_name": claim.payer.name or None, "document_id": document_id,
-            "claim_type": claim.claim_type, "patient_control_number": claim.patient_control_number,
-            "frequency": claim.frequency or "1", "payer_claim_number": None,
-            "filing_order": (claim.subscriber.payer_responsibility or "P")[:1],
-            "member_id": claim.subscriber.party.id or None, "service_from": start, "service_to": end,
-            "total_charge": claim.total_charge, "line_count": len(claim.service_lines), "state": IMPORTED_STATE,
-            "content_digest": digest, "created_at": now,
-        })
+    rows = [claim_row(claim, digest, document_id=document_id, state=IMPORTED_STATE, now=now,
+                      organisation_id=organisation_id) for digest, claim in new]
     # Two intakes storing the same claim at once: the unique digest makes the second transaction fail and
     # roll back whole; its retry then finds the claim stored. Nothing is stored twice either way.
     ids = bulk_insert(conn, claims, rows, with_ids=True)
-    line_rows = []
-    for claim_id, (_, claim) in zip(ids, new, strict=True):
-        for line in claim.service_lines:
-            procedure = line.procedure
-            line_rows.append({
-                "organisation_id": organisation_id, "claim_id": claim_id, "line_number": line.line_number,
-                "procedure_qualifier": procedure.qualifier or None if procedure else None,
-                "procedure_code": procedure.code or None if procedure else None,
-                "modifiers": ":".join(procedure.modifiers) or None if procedure else None,
-                "revenue_code": line.revenue_code or None, "charge": line.charge, "units": line.units,
-                "service_date": line.service_date, "line_item_control_number": line.line_item_control_number or None,
-            })
-    bulk_insert(conn, claim_lines, line_rows)
+    bulk_insert(conn, claim_lines, [line for claim_id, (_, claim) in zip(ids, new, strict=True)
+                                    for line in line_rows(claim_id, claim, organisation_id)])
     analyze_after_bulk_load(conn, len(rows), claims, claim_lines)  # payments are matched against them next
     append_events(conn, [
         Event(CLAIM_OBJECT, str(claim_id), IMPORTED_STATE, ACTIVITY_IMPORT, actor, occurred_at=now,
@@ -142,6 +120,38 @@ def store_claims(
                         for claim_id, row in zip(ids, rows, strict=True) if row["total_charge"] > 0],
                  actor=actor, now=now, organisation_id=organisation_id)
     return ClaimStoreResult(tuple(ids), total - len(new))
+
+
+def claim_row(claim: Claim, digest: str, *, document_id: int | None, state: str, now: datetime,
+              organisation_id: str = DEFAULT_ORGANISATION) -> dict[str, Any]:
+    """The claims row of one canonical claim."""
+    start, end = _service_period(claim)
+    return {
+        "organisation_id": organisation_id, "facility_id": (claim.billing_provider.id or None),
+        "payer_id": claim_payer_key(claim), "payer_name": claim.payer.name or None, "document_id": document_id,
+        "claim_type": claim.claim_type, "patient_control_number": claim.patient_control_number,
+        "frequency": claim.frequency or "1", "payer_claim_number": None,
+        "filing_order": (claim.subscriber.payer_responsibility or "P")[:1],
+        "member_id": claim.subscriber.party.id or None, "service_from": start, "service_to": end,
+        "total_charge": claim.total_charge, "line_count": len(claim.service_lines), "state": state,
+        "content_digest": digest, "created_at": now,
+    }
+
+
+def line_rows(claim_id: int, claim: Claim, organisation_id: str = DEFAULT_ORGANISATION) -> list[dict[str, Any]]:
+    """The claim_lines rows of one stored claim."""
+    rows = []
+    for line in claim.service_lines:
+        procedure = line.procedure
+        rows.append({
+            "organisation_id": organisation_id, "claim_id": claim_id, "line_number": line.line_number,
+            "procedure_qualifier": procedure.qualifier or None if procedure else None,
+            "procedure_code": procedure.code or None if procedure else None,
+            "modifiers": ":".join(procedure.modifiers) or None if procedure else None,
+            "revenue_code": line.revenue_code or None, "charge": line.charge, "units": line.units,
+            "service_date": line.service_date, "line_item_control_number": line.line_item_control_number or None,
+        })
+    return rows
 
 
 def charge_entry(claim_id: int, patient_control_number: str, charge: Decimal, service_date: date) -> JournalEntryDraft:

@@ -15,24 +15,28 @@ from typing import Any, NamedTuple
 from sqlalchemy import Connection
 
 from rcmflow.adapters.store.schema import utc_now
+from rcmflow.domain.charges import ChargeFile, SourceIssue
 from rcmflow.domain.claim import ClaimBatch
 from rcmflow.domain.deposit import Deposit
 from rcmflow.domain.money import ZERO, format_amount
 from rcmflow.domain.remittance import Remittance
 from rcmflow.formats.bai2 import parse_bai2
 from rcmflow.formats.bank_issues import BankIssue
+from rcmflow.formats.charge_files import CHARGE_TYPES, detect_charge_type, read_charge_file
 from rcmflow.formats.detect_bank import BAI2, LOCKBOX_CSV, detect_bank_type
 from rcmflow.formats.lockbox_csv import parse_lockbox_csv
 from rcmflow.formats.x12.detect import detect_type
 from rcmflow.formats.x12.parser import parse
 from rcmflow.formats.x12.reading import gc_paused
 from rcmflow.formats.x12.summary import document_summary
+from rcmflow.services.charge_claims import store_charge_claims
 from rcmflow.services.claims import store_claims
 from rcmflow.services.deposits import store_deposits
 from rcmflow.services.documents import get_document, mark_failed, mark_parsed, store_document
 from rcmflow.services.posting import PostingResult, receive_and_post
 from rcmflow.services.remittances import store_remittances
-from rcmflow.services.work_items import open_item
+from rcmflow.services.scrubbing import configured_scrubber
+from rcmflow.services.work_items import WorkItemSpec, open_item, open_items
 
 INTAKE_QUEUE = "intake_exceptions"
 
@@ -56,9 +60,9 @@ class IngestResult:
 
 
 def detect(content: bytes) -> str:
-    """The document type from the content: "bai2", "lockbox_csv", an X12 type ("835", "837P"...), or
-    "not_x12" when nothing recognises it."""
-    return detect_bank_type(content) or detect_type(content)
+    """The document type from the content: "bai2", "lockbox_csv", "fhir_bundle", "charge_csv", an X12 type
+    ("835", "837P"...), or "not_x12" when nothing recognises it."""
+    return detect_bank_type(content) or detect_charge_type(content) or detect_type(content)
 
 
 def ingest_file(
@@ -100,7 +104,9 @@ def _open_exception(conn: Connection, document_id: int, detected: str, errors: l
     """A file that cannot be read is a person's task: one intake-exception item per document and first
     error code (a reprocess that fails the same way finds the item already open)."""
     first = errors[0]
-    if first.get("line") is not None:  # bank files are located by line and record
+    if first.get("location") is not None:  # charge files are located by entry or row
+        where = str(first["location"])
+    elif first.get("line") is not None:  # bank files are located by line and record
         where = f"line {first['line']}" + (f" record {first['record']}" if first.get("record") else "")
     else:
         where = f"segment {first['segment_index']}" + (f" {first['segment_id']}" if first.get("segment_id") else "")
@@ -111,6 +117,23 @@ def _open_exception(conn: Connection, document_id: int, detected: str, errors: l
         details={"error_count": len(errors), "codes": sorted({str(e["code"]) for e in errors})[:10]},
         actor=actor,
     )
+
+
+def _open_claim_exceptions(conn: Connection, document_id: int, charge_file: ChargeFile, actor: str,
+                           organisation_id: str) -> None:
+    """A claim a reader had to leave out is a person's task, one per document and claim: nothing is dropped
+    silently, and the raw document holds what the source sent."""
+    first_issue: dict[str, SourceIssue] = {}
+    for item in charge_file.issues:
+        if item.source_id:
+            first_issue.setdefault(item.source_id, item)
+    open_items(conn, [WorkItemSpec(
+        queue=INTAKE_QUEUE, item_type="unreadable claim", object_type="document", object_id=str(document_id),
+        title=f"{charge_file.format} document {document_id}: claim {source_id} unreadable at {item.location}"[:300],
+        exception_code=f"claim:{source_id}"[:100],
+        # Field names only: messages can quote values, i.e. PHI.
+        details={"source_id": source_id, "location": item.location, "field": item.field},
+        organisation_id=organisation_id) for source_id, item in first_issue.items()], actor=actor)
 
 
 def _bank_summary(filename: str, kind: str, deposits: Sequence[Deposit], issues: Sequence[BankIssue],
@@ -128,6 +151,17 @@ def _bank_summary(filename: str, kind: str, deposits: Sequence[Deposit], issues:
     return summary
 
 
+def _charge_summary(filename: str, kind: str, charge_file: ChargeFile) -> dict[str, Any]:
+    def issue(item: SourceIssue, code: str) -> dict[str, Any]:
+        return {"code": code, "source_id": item.source_id, "location": item.location, "field": item.field,
+                "message": item.message}
+
+    return {"file": filename, "type": kind, "claims": len(charge_file.claims),
+            "service_lines": sum(len(source.claim.service_lines) for source in charge_file.claims),
+            "errors": [issue(item, "unreadable_charge_file") for item in charge_file.file_issues],
+            "warnings": [issue(item, "unreadable_claim") for item in charge_file.issues if item.source_id]}
+
+
 class DocumentContents(NamedTuple):
     """What one read of a document gives: its summary, the business records it carries and the content digest
     of each remittance (of its segments, as read)."""
@@ -137,6 +171,7 @@ class DocumentContents(NamedTuple):
     deposits: list[Deposit]
     claim_batches: list[ClaimBatch]
     digests: tuple[str, ...] = ()
+    charge_file: ChargeFile | None = None
 
 
 def summarise(filename: str, detected: str, content: bytes) -> dict[str, Any]:
@@ -150,6 +185,9 @@ def read_document(filename: str, detected: str, content: bytes) -> DocumentConte
         bai = parse_bai2(content)
         return DocumentContents(_bank_summary(filename, detected, bai.deposits, bai.issues, len(bai.accounts)), [],
                                 list(bai.deposits), [])
+    if detected in CHARGE_TYPES:
+        charge_file = read_charge_file(content, filename=filename)
+        return DocumentContents(_charge_summary(filename, detected, charge_file), [], [], [], (), charge_file)
     if detected == LOCKBOX_CSV:
         lockbox = parse_lockbox_csv(content)
         return DocumentContents(_bank_summary(filename, detected, lockbox.deposits, lockbox.issues), [],
@@ -190,6 +228,13 @@ def _parse_and_record(conn: Connection, document_id: int, content: bytes, filena
         claims = store_claims(conn, document_id, contents.claim_batches, actor=actor, now=now,
                               organisation_id=organisation_id)
         summary["claims_stored"] = {"stored": len(claims.stored), "duplicate": claims.duplicates}
+    if contents.charge_file is not None and contents.charge_file.claims:
+        captured = store_charge_claims(conn, document_id, contents.charge_file.claims,
+                                       scrubber=configured_scrubber(), today=now.date(), actor=actor, now=now,
+                                       organisation_id=organisation_id)
+        summary["claims_captured"] = captured.as_summary()
+    if contents.charge_file is not None:
+        _open_claim_exceptions(conn, document_id, contents.charge_file, actor, organisation_id)
     if contents.deposits:
         deposits = store_deposits(conn, document_id, contents.deposits, actor=actor, now=now,
                                   organisation_id=organisation_id)

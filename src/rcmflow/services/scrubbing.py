@@ -8,6 +8,7 @@ one) and validated then, so a bad pack or file stops a command before any claim 
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
@@ -52,8 +53,14 @@ class Scrubber:
 
     @property
     def version_label(self) -> str:
-        """The packs and policy versions in force, as each claim's scrub event records them."""
+        """The packs and policy versions in force, in full (a scrub event's attributes)."""
         return f"{self.rules.version_label},payer-policies@{self.policies.version}"
+
+    @property
+    def version_key(self) -> str:
+        """A short stable name of the rule set in force, for the event log's rule version column:
+        ``rule-packs@<digest of version_label>``; the full list is in the event's attributes."""
+        return f"rule-packs@{hashlib.sha256(self.version_label.encode()).hexdigest()[:12]}"
 
     def scrub(self, sources: Sequence[SourceClaim], *, today: date,
               eligibility: Mapping[str, EligibilityFact] | None = None,
@@ -142,7 +149,8 @@ def stored_duplicates(conn: Connection, sources: Sequence[SourceClaim],
                       organisation_id: str = DEFAULT_ORGANISATION) -> dict[str, DuplicateFact]:
     """Claims of ``sources`` that repeat a claim already stored (not voided): same member, billing provider,
     payer and dates, and the same lines (exact) or the same procedure codes (near). The same claim stored
-    before (same content) is not a duplicate of itself: re-sending a claim is idempotent."""
+    before (same content) is not a duplicate of itself: re-sending a claim is idempotent; nor is an earlier
+    version with the same source id, which the new one supersedes."""
     wanted = {}
     for source in sources:
         claim = source.claim
@@ -159,14 +167,16 @@ def stored_duplicates(conn: Connection, sources: Sequence[SourceClaim],
         return {}
     members = sorted({base[0] for base, _, _ in wanted.values()})
     candidates: dict[int, tuple[Any, ...]] = {}
+    source_of: dict[int, str | None] = {}
     for condition in in_chunks(conn, claims.c.member_id, members):
         for row in conn.execute(select(
                 claims.c.id, claims.c.member_id, claims.c.facility_id, claims.c.payer_id, claims.c.service_from,
-                claims.c.service_to, claims.c.content_digest).where(
+                claims.c.service_to, claims.c.content_digest, claims.c.source_id).where(
                 claims.c.organisation_id == organisation_id, claims.c.state != "voided",
                 claims.c.frequency != "8", condition)):
             candidates[row.id] = ((row.member_id, row.facility_id, row.payer_id, row.service_from, row.service_to),
                                   row.content_digest)
+            source_of[row.id] = row.source_id
     if not candidates:
         return {}
     lines_of: dict[int, list[tuple[Any, ...]]] = {claim_id: [] for claim_id in candidates}
@@ -185,7 +195,7 @@ def stored_duplicates(conn: Connection, sources: Sequence[SourceClaim],
         exact = near = ""
         codes = {line[0] for line in lines}
         for claim_id, stored_lines, stored_digest in by_base.get(base, ()):
-            if stored_digest == digest:
+            if stored_digest == digest or source_of[claim_id] == source_id:
                 continue
             if stored_lines == lines and not exact:
                 exact = f"claim {claim_id}"

@@ -138,6 +138,7 @@ def transition_many(
     values: Mapping[str, Any] | None = None,
     at: datetime | None = None,
     values_by_id: tuple[str, Mapping[Any, Any]] | None = None,
+    attributes: Mapping[str, Any] | None = None,
 ) -> BulkResult:
     """Move many objects with one UPDATE per 5,000 ids and one multi-row insert of their events.
 
@@ -180,7 +181,7 @@ def transition_many(
             events.append(Event(
                 object_type=object_type, object_id=str(row[0]), from_state=expected, to_state=to_state,
                 activity=activity, actor=actor, reason=reason, rule_version=rule_version, occurred_at=when,
-                **dict(zip(keys, row[1:], strict=True)),
+                attributes=attributes, **dict(zip(keys, row[1:], strict=True)),
             ))
     append_events(conn, events)
     moved_set = set(moved)

@@ -409,6 +409,26 @@ def cancel(conn: Connection, item_id: int, actor: str, reason: str | None = None
     _move(conn, item_id, "cancelled", activity=ACTIVITY_CANCEL, actor=actor, reason=reason, now=now)
 
 
+def active_items_for(conn: Connection, object_type: str, object_ids: Sequence[str],
+                     item_types: Iterable[str] | None = None) -> list[int]:
+    """Ids of the active items about these objects (of these item types, if given)."""
+    found: list[int] = []
+    for chunk in _chunks(list(dict.fromkeys(object_ids))):
+        query = select(work_items.c.id).where(work_items.c.object_type == object_type,
+                                              work_items.c.object_id.in_(chunk), _ACTIVE)
+        if item_types is not None:
+            query = query.where(work_items.c.item_type.in_(list(item_types)))
+        found.extend(conn.execute(query.order_by(work_items.c.id)).scalars())
+    return found
+
+
+def bulk_cancel(conn: Connection, ids: Sequence[int], *, actor: str, reason: str | None = None,
+                now: datetime | None = None) -> BulkResult:
+    """Cancel many active items whose exception went away (the object was corrected or superseded)."""
+    return _move_many(conn, ids, "cancelled", activity=ACTIVITY_CANCEL, actor=actor, now=now or utc_now(),
+                      reason=reason)
+
+
 def reopen(
     conn: Connection,
     item_id: int,

@@ -517,6 +517,9 @@ claims = Table(
     Column("state", String(24), nullable=False),
     Column("content_digest", CHAR(64), nullable=False),
     Column("created_at", UtcDateTime, nullable=False),
+    # The id the source system gave the claim (FHIR Claim.id, charge CSV claim_id, DFT visit number); a
+    # corrected version from the source is a new row with the same source id, superseding the earlier one.
+    Column("source_id", String(128), nullable=True),
     UniqueConstraint("organisation_id", "content_digest"),
     CheckConstraint(_in("state", CLAIM_STATES), name="state"),
 )
@@ -524,6 +527,7 @@ claims = Table(
 Index("ix_claims_organisation_pcn", claims.c.organisation_id, claims.c.patient_control_number)
 Index("ix_claims_organisation_payer_claim_number", claims.c.organisation_id, claims.c.payer_claim_number)
 Index("ix_claims_organisation_member", claims.c.organisation_id, claims.c.member_id)
+Index("ix_claims_organisation_source", claims.c.organisation_id, claims.c.source_id)
 # The fuzzy fallback looks candidates up by payer, first day of service and total charge.
 Index("ix_claims_organisation_payer_service", claims.c.organisation_id, claims.c.payer_id, claims.c.service_from,
       claims.c.total_charge)
@@ -547,6 +551,29 @@ claim_lines = Table(
     UniqueConstraint("claim_id", "line_number"),
 )
 Index("ix_claim_lines_organisation_line_item", claim_lines.c.organisation_id, claim_lines.c.line_item_control_number)
+
+# What the scrubber found on a claim, one row per finding. A claim scrubbed again (after a rule change or a
+# correction) keeps its earlier findings under a lower scrub number: the audit trail of every decision.
+scrub_findings = Table(
+    "scrub_findings",
+    metadata,
+    Column("id", BigIntegerPk, primary_key=True, autoincrement=True),
+    Column("organisation_id", String(64), nullable=False, default=DEFAULT_ORGANISATION,
+           server_default=DEFAULT_ORGANISATION),
+    Column("claim_id", BigInteger, ForeignKey("claims.id"), nullable=False),
+    Column("scrub_number", Integer, nullable=False),  # 1 for the first scrub of the claim, then 2, ...
+    Column("rule", String(128), nullable=False),
+    Column("rule_version", String(32), nullable=False),
+    Column("pack", String(160), nullable=False),  # pack@version
+    Column("severity", String(8), nullable=False),
+    Column("category", String(16), nullable=False),
+    Column("message", Text, nullable=False),
+    Column("line_number", Integer, nullable=True),
+    Column("inputs", Json, nullable=True),
+    Column("created_at", UtcDateTime, nullable=False),
+    CheckConstraint("severity IN ('error', 'warning')", name="severity"),
+)
+Index("ix_scrub_findings_claim", scrub_findings.c.claim_id, scrub_findings.c.scrub_number)
 
 # ---- remittances (835): payment, claim payments, service payments, adjustments --------------------
 

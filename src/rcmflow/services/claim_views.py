@@ -1,0 +1,55 @@
+"""Read-only views of stored claims for the CLI and the API: lists with their scrub outcome, one claim with
+its lines, latest findings and event timeline."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import Connection, and_, case, func, select
+
+from rcmflow.adapters.store.schema import claim_lines, claims, scrub_findings
+from rcmflow.errors import NotFoundError
+from rcmflow.services.charge_claims import findings_of
+from rcmflow.services.claims import CLAIM_OBJECT
+from rcmflow.services.events import events_for
+
+_SUMMARY_COLUMNS = (claims.c.id, claims.c.source_id, claims.c.patient_control_number, claims.c.claim_type,
+                    claims.c.payer_id, claims.c.payer_name, claims.c.service_from, claims.c.service_to,
+                    claims.c.total_charge, claims.c.state, claims.c.frequency, claims.c.created_at)
+
+
+def list_claims(conn: Connection, *, state: str | None = None, limit: int = 50) -> list[dict[str, Any]]:
+    """Claims newest first, each with the error and warning counts of its latest scrub."""
+    latest = (select(scrub_findings.c.claim_id, func.max(scrub_findings.c.scrub_number).label("number"))
+              .group_by(scrub_findings.c.claim_id).subquery())
+    counts = (select(scrub_findings.c.claim_id,
+                     func.sum(case((scrub_findings.c.severity == "error", 1), else_=0)).label("errors"),
+                     func.sum(case((scrub_findings.c.severity == "warning", 1), else_=0)).label("warnings"))
+              .join(latest, and_(latest.c.claim_id == scrub_findings.c.claim_id,
+                                 latest.c.number == scrub_findings.c.scrub_number))
+              .group_by(scrub_findings.c.claim_id).subquery())
+    query = (select(*_SUMMARY_COLUMNS, func.coalesce(counts.c.errors, 0).label("errors"),
+                    func.coalesce(counts.c.warnings, 0).label("warnings"))
+             .outerjoin(counts, counts.c.claim_id == claims.c.id).order_by(claims.c.id.desc()).limit(limit))
+    if state is not None:
+        query = query.where(claims.c.state == state)
+    return [{**row._mapping, "total_charge": str(row.total_charge)} for row in conn.execute(query)]
+
+
+def claim_detail(conn: Connection, claim_id: int) -> dict[str, Any]:
+    """One claim, its lines, the findings of its latest scrub and its timeline from the event log."""
+    row = conn.execute(select(*_SUMMARY_COLUMNS, claims.c.member_id, claims.c.facility_id,
+                              claims.c.payer_claim_number, claims.c.document_id)
+                       .where(claims.c.id == claim_id)).one_or_none()
+    if row is None:
+        raise NotFoundError(kind="claim", key=claim_id)
+    lines = [dict(line._mapping) for line in conn.execute(
+        select(claim_lines.c.line_number, claim_lines.c.procedure_code, claim_lines.c.modifiers,
+               claim_lines.c.revenue_code, claim_lines.c.units, claim_lines.c.charge, claim_lines.c.service_date,
+               claim_lines.c.line_item_control_number)
+        .where(claim_lines.c.claim_id == claim_id).order_by(claim_lines.c.line_number))]
+    events = [{"occurred_at": e.occurred_at, "from_state": e.from_state, "to_state": e.to_state,
+               "activity": e.activity, "actor": e.actor, "reason": e.reason, "rule_version": e.rule_version}
+              for e in events_for(conn, CLAIM_OBJECT, str(claim_id))]
+    return {"claim": {**row._mapping, "total_charge": str(row.total_charge)}, "lines": lines,
+            "findings": findings_of(conn, claim_id), "events": events}
