@@ -98,6 +98,8 @@ class Settings(BaseSettings):
     ncci_ptp_files: tuple[Path, ...] = ()
     ncci_mue_files: tuple[Path, ...] = ()
     cpt_file: Path | None = None
+    # Claim submission: trading partners (clearinghouses, payers), their ids and drop folders.
+    trading_partners: Path | None = None
 
     def __init__(self, **values: Any) -> None:
         try:

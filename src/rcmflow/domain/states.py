@@ -71,7 +71,8 @@ CLAIM = machine("claim", "registered", {
     # An 835 is the payer's acceptance too: a claim can be paid or denied with no 277CA seen.
     "submitted": ("accepted", "rejected", "adjudicated", "paid", "partially paid", "denied"),
     "rejected": ("coded", "scrubbed", "ready", "voided"),
-    "accepted": ("adjudicated", "paid", "partially paid", "denied"),
+    # A clearinghouse accepts (277CA A1), then the payer's front end may still reject (A3).
+    "accepted": ("adjudicated", "paid", "partially paid", "denied", "rejected"),
     "adjudicated": ("paid", "partially paid", "denied"),
     "paid": ("patient billed", "refund pending", "closed", "adjudicated"),
     "partially paid": ("patient billed", "appealed", "paid", "closed", "adjudicated"),

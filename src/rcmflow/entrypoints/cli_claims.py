@@ -241,3 +241,36 @@ def rescrub_command(
                                 actor="system:scrubber", now=now)
     console.print(f"rescrubbed {len(result.ready) + len(result.held) + len(result.review)} claim(s): "
                   f"{len(result.ready)} ready, {len(result.held)} held, {len(result.review)} for review")
+
+
+@claims_app.command("submit")
+def submit_command(
+    deliver: Annotated[bool, typer.Option("--deliver/--no-deliver",
+                                          help="Deliver the files now (else the worker's relay does).")] = True,
+) -> None:
+    """Batch every ready claim into 837 files per trading partner, payer and claim type, and deliver them."""
+    from rcmflow.adapters.store.schema import utc_now
+    from rcmflow.entrypoints.cli import _engine, get_settings
+    from rcmflow.services.destinations import configured_handlers
+    from rcmflow.services.outbox import relay_once
+    from rcmflow.services.policies import configured_trading_partners
+    from rcmflow.services.submission import submit_ready_claims
+
+    settings = get_settings()
+    engine = _engine(settings)
+    partners = configured_trading_partners()
+    with engine.begin() as conn:
+        result = submit_ready_claims(conn, partners, actor="system:submission", now=utc_now())
+    console.print(f"submitted {result.claims} claim(s) in {len(result.submissions)} file(s), total charge "
+                  f"{result.total_charge}")
+    if result.unwritable or result.no_partner:
+        err_console.print(f"left ready with a work item: {len(result.unwritable)} not writable as X12, "
+                          f"{len(result.no_partner)} with no trading partner for their payer")
+    if deliver and result.submissions:
+        handlers = configured_handlers(engine, settings)
+        try:
+            delivered = relay_once(engine, handlers, worker_id="cli:claims-submit", batch=1000)
+        finally:
+            handlers.close()
+        console.print(f"delivered {delivered.delivered} file(s); {delivered.failed + delivered.dead} failed "
+                      "(see rcmflow outbox status)")

@@ -66,7 +66,8 @@ def _result(path: Path, outcome: Any) -> dict[str, Any]:
         "new": outcome.created,
         "transactions": summary.get("transactions", []),
         **{key: summary[key] for key in ("deposits", "deposit_total", "with_trace_number", "remittances",
-                                         "claims_stored", "deposits_stored", "claims", "claims_captured")
+                                         "claims_stored", "deposits_stored", "claims", "claims_captured",
+                                         "acknowledged", "claim_acknowledgments")
            if key in summary},
         "errors": summary.get("errors", []),
         **({"warnings": summary["warnings"]} if summary.get("warnings") and "claims_captured" in summary else {}),

@@ -34,7 +34,7 @@ def worker(
         "--import", help="Module that registers job kinds (repeatable).", show_default=False)] = None,
 ) -> None:
     """Claim and run background jobs and periodic schedules (outbox relay, SLA escalation) until SIGTERM."""
-    from rcmflow.services.delivery import webhook_handlers
+    from rcmflow.services.destinations import configured_handlers
     from rcmflow.services.outbox import Relay
     from rcmflow.services.worker import JOB_KINDS, Worker, WorkerConfig, default_schedules, default_worker_name
 
@@ -50,7 +50,7 @@ def worker(
     check_policies()  # a bad policy file stops the worker here, before it claims anything
     engine = cli._engine(settings)
     config = WorkerConfig(batch=batch, lease=timedelta(seconds=lease), poll_interval=poll, concurrency=concurrency)
-    handlers = webhook_handlers(settings.outbox_webhooks)
+    handlers = configured_handlers(engine, settings)
     name = default_worker_name()
     relay = Relay(engine, handlers, worker_id=f"{name}:relay", concurrency=relay_concurrency)
     try:

@@ -47,8 +47,10 @@ ACTIVITY_RELEASE = "release after review"
 ACTIVITY_SUPERSEDE = "supersede claim"
 ITEM_HOLD = "claim held by scrubber"
 ITEM_REVIEW = "claim review"
-# States a claim can still be superseded in: not yet sent to a payer.
-UNSUBMITTED_STATES = ("registered", "eligibility verified", "charge reviewed", "coded", "scrubbed", "ready")
+# States a claim can still be superseded in: not sent to a payer, or refused by its front end (a rejected claim
+# was never adjudicated: the corrected one goes out as a new original claim).
+SUPERSEDABLE_STATES = ("registered", "eligibility verified", "charge reviewed", "coded", "scrubbed", "ready",
+                       "rejected")
 QUEUE_BY_CATEGORY = {"coding": "coding_review", "registration": "registration_eligibility",
                      "authorization": "authorizations", "billing": "claim_edits"}
 
@@ -112,11 +114,12 @@ def store_charge_claims(conn: Connection, document_id: int | None, sources: Sequ
 
 def _supersede(conn: Connection, source_ids: Sequence[str], *, actor: str, now: datetime,
                organisation_id: str) -> list[int]:
-    """Void the earlier, unsubmitted versions of these source claims, and cancel their open items."""
+    """Void the earlier versions of these source claims not yet with a payer (unsubmitted, or rejected at the
+    front end), and cancel their open items."""
     earlier: dict[str, list[int]] = {}
     for condition in in_chunks(conn, claims.c.source_id, sorted(set(source_ids))):
         for row in conn.execute(select(claims.c.id, claims.c.state).where(
-                claims.c.organisation_id == organisation_id, claims.c.state.in_(UNSUBMITTED_STATES), condition)):
+                claims.c.organisation_id == organisation_id, claims.c.state.in_(SUPERSEDABLE_STATES), condition)):
             earlier.setdefault(row.state, []).append(row.id)
     voided: list[int] = []
     for state, ids in sorted(earlier.items()):

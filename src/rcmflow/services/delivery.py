@@ -79,6 +79,10 @@ class HandlerRegistry:
         """The handler for ``destination``, or None when none is configured."""
         return self._handlers.get(destination)
 
+    def items(self) -> list[tuple[str, Handler]]:
+        """(destination, handler) pairs."""
+        return list(self._handlers.items())
+
     def destinations(self) -> frozenset[str]:
         """Every destination with a handler."""
         return frozenset(self._handlers)

@@ -15,8 +15,10 @@ from typing import Any, NamedTuple
 from sqlalchemy import Connection
 
 from rcmflow.adapters.store.schema import utc_now
+from rcmflow.domain.acknowledgment import FunctionalAck
 from rcmflow.domain.charges import ChargeFile, SourceIssue
 from rcmflow.domain.claim import ClaimBatch
+from rcmflow.domain.claim_status import ClaimStatusResponse
 from rcmflow.domain.deposit import Deposit
 from rcmflow.domain.money import ZERO, format_amount
 from rcmflow.domain.remittance import Remittance
@@ -29,6 +31,7 @@ from rcmflow.formats.x12.detect import detect_type
 from rcmflow.formats.x12.parser import parse
 from rcmflow.formats.x12.reading import gc_paused
 from rcmflow.formats.x12.summary import document_summary
+from rcmflow.services.acknowledgments import apply_277ca, apply_999
 from rcmflow.services.charge_claims import store_charge_claims
 from rcmflow.services.claims import store_claims
 from rcmflow.services.deposits import store_deposits
@@ -172,6 +175,8 @@ class DocumentContents(NamedTuple):
     claim_batches: list[ClaimBatch]
     digests: tuple[str, ...] = ()
     charge_file: ChargeFile | None = None
+    acknowledgments: list[FunctionalAck] = []  # 999
+    claim_statuses: list[ClaimStatusResponse] = []  # 277CA
 
 
 def summarise(filename: str, detected: str, content: bytes) -> dict[str, Any]:
@@ -195,7 +200,8 @@ def read_document(filename: str, detected: str, content: bytes) -> DocumentConte
     document = parse(content, digests=True)
     return DocumentContents(document_summary(filename, document), document.of_type("835"), [],
                             document.of_type("837P") + document.of_type("837I"),
-                            tuple(document.digests_of_type("835")))
+                            tuple(document.digests_of_type("835")), None, document.of_type("999"),
+                            document.of_type("277CA"))
 
 
 # Reading, storing and posting a file is volume work on acyclic objects: the cyclic GC is paused for it, as for
@@ -235,6 +241,12 @@ def _parse_and_record(conn: Connection, document_id: int, content: bytes, filena
         summary["claims_captured"] = captured.as_summary()
     if contents.charge_file is not None:
         _open_claim_exceptions(conn, document_id, contents.charge_file, actor, organisation_id)
+    if contents.acknowledgments:
+        summary["acknowledged"] = apply_999(conn, contents.acknowledgments, actor=actor, now=now,
+                                            organisation_id=organisation_id).as_summary()
+    if contents.claim_statuses:
+        summary["claim_acknowledgments"] = apply_277ca(conn, contents.claim_statuses, actor=actor, now=now,
+                                                       organisation_id=organisation_id).as_summary()
     if contents.deposits:
         deposits = store_deposits(conn, document_id, contents.deposits, actor=actor, now=now,
                                   organisation_id=organisation_id)

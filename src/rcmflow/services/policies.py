@@ -16,6 +16,7 @@ from rcmflow.domain.approval_policy import ApprovalPolicy, load_approval_policy
 from rcmflow.domain.contracts import PayerContracts, load_contracts
 from rcmflow.domain.posting import PlbAccounts, load_plb_accounts
 from rcmflow.domain.queues import QueuePolicies, load_queue_policies
+from rcmflow.domain.trading_partners import TradingPartners, load_trading_partners
 from rcmflow.settings import get_settings
 
 
@@ -43,6 +44,16 @@ def configured_plb_accounts() -> PlbAccounts:
 def configured_payer_contracts() -> PayerContracts:
     """The payer contracts of this process's settings, loaded once per file."""
     return _payer_contracts(get_settings().payer_contracts)
+
+
+@cache
+def _trading_partners(path: Path | None) -> TradingPartners:
+    return load_trading_partners(path)
+
+
+def configured_trading_partners() -> TradingPartners:
+    """The trading partners of this process's settings (``RCMFLOW_TRADING_PARTNERS``), loaded once per file."""
+    return _trading_partners(get_settings().trading_partners)
 
 
 def configured_queue_policies() -> QueuePolicies:

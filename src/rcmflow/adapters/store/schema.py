@@ -491,6 +491,34 @@ CLAIM_STATES: tuple[str, ...] = (
     "closed", "voided",
 )
 
+# One 837 interchange rcmflow wrote for one trading partner, payer and claim type: one group, one transaction
+# set, so a 999 (AK1 group, AK2 set) and the claims it acknowledges are found by its control numbers. The
+# bytes are kept as sent.
+submissions = Table(
+    "submissions",
+    metadata,
+    Column("id", BigIntegerPk, primary_key=True, autoincrement=True),
+    Column("organisation_id", String(64), nullable=False, default=DEFAULT_ORGANISATION,
+           server_default=DEFAULT_ORGANISATION),
+    Column("partner_id", String(48), nullable=False),
+    Column("payer_id", String(64), nullable=False),
+    Column("claim_type", String(1), nullable=False),
+    Column("sender_id", String(15), nullable=False),  # ISA06
+    Column("receiver_id", String(15), nullable=False),  # ISA08
+    Column("interchange_control_number", Integer, nullable=False),  # ISA13
+    Column("group_control_number", Integer, nullable=False),  # GS06
+    Column("transaction_control_number", String(9), nullable=False),  # ST02
+    Column("file_name", String(200), nullable=False),
+    Column("content", LargeBinary, nullable=False),
+    Column("claim_count", Integer, nullable=False),
+    Column("total_charge", Numeric(18, 2), nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("ack_status", String(1), nullable=True),  # the 999's IK501 for the set: A, E, R...
+    Column("acknowledged_at", UtcDateTime, nullable=True),
+)
+Index("ix_submissions_group", submissions.c.organisation_id, submissions.c.sender_id,
+      submissions.c.group_control_number)
+
 # One claim as billed to one payer. The same content twice (a file sent again) is one claim: the unique
 # content digest; a corrected claim (frequency 7) is another row with the same patient control number.
 claims = Table(
@@ -520,6 +548,7 @@ claims = Table(
     # The id the source system gave the claim (FHIR Claim.id, charge CSV claim_id, DFT visit number); a
     # corrected version from the source is a new row with the same source id, superseding the earlier one.
     Column("source_id", String(128), nullable=True),
+    Column("submission_id", BigInteger, ForeignKey("submissions.id"), nullable=True),  # the 837 that carried it
     UniqueConstraint("organisation_id", "content_digest"),
     CheckConstraint(_in("state", CLAIM_STATES), name="state"),
 )
