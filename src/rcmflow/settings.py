@@ -100,6 +100,8 @@ class Settings(BaseSettings):
     cpt_file: Path | None = None
     # Claim submission: trading partners (clearinghouses, payers), their ids and drop folders.
     trading_partners: Path | None = None
+    # HL7 v2 charge feeds: the billing provider of each sending facility (YAML; None: the shipped file).
+    hl7_facilities: Path | None = None
 
     def __init__(self, **values: Any) -> None:
         try:

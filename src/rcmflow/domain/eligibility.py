@@ -395,3 +395,65 @@ def is_active_on(subject: EligibilityResponse | MemberEligibility, day: date,
     """True when the member (or, for a whole 271, any member in it) has active coverage on ``day``."""
     members = subject.members if isinstance(subject, EligibilityResponse) else (subject,)
     return any(coverage_on(member, day, service_type) == "active" for member in members)
+
+
+class EligibilitySummary(NamedTuple):
+    """What a 271 says about one member, reduced to what billing acts on (stored per patient and payer)."""
+
+    status: str  # "active", "inactive" or "unknown" for health benefit plan coverage (service type 30)
+    plan_begin: date | None = None
+    plan_end: date | None = None
+    copay: Decimal | None = None  # EB*B
+    coinsurance: Decimal | None = None  # EB*A percent (0.2 = 20 %)
+    deductible_remaining: Decimal | None = None  # EB*C with time period 29 (remaining)
+    out_of_pocket_remaining: Decimal | None = None  # EB*G with time period 29
+    reject_reasons: tuple[str, ...] = ()  # AAA03 codes
+
+    def active_on(self, day: date) -> bool | None:
+        """True or False on a date of service; None when the payer did not say."""
+        if self.status == "unknown":
+            return None
+        if self.status == "inactive":
+            return False
+        return (self.plan_begin is None or self.plan_begin <= day) and (self.plan_end is None or day <= self.plan_end)
+
+
+PROFESSIONAL_OFFICE_VISIT = "98"
+
+
+def _first_amount(member: MemberEligibility, information: str, *, remaining: bool = False,
+                  percent: bool = False) -> Decimal | None:
+    """The first in-network amount (or percent) of this kind for an office visit or the plan as a whole."""
+    for benefit in member.benefits:
+        if benefit.information != information or not (
+                benefit.covers(HEALTH_BENEFIT_PLAN_COVERAGE) or benefit.covers(PROFESSIONAL_OFFICE_VISIT)):
+            continue
+        if remaining and benefit.time_period != "29":
+            continue
+        if benefit.in_network == "N":  # out-of-network amounts are not what the visit is billed under
+            continue
+        value = benefit.percent if percent else benefit.amount
+        if value is not None:
+            return value
+    return None
+
+
+def summarise_member(member: MemberEligibility) -> EligibilitySummary:
+    """The member's coverage status and plan dates, copay, coinsurance and what remains of the deductible and
+    out-of-pocket maximum (in-network, health benefit plan coverage)."""
+    statuses = [b for b in member.benefits if (b.active or b.inactive) and b.covers(HEALTH_BENEFIT_PLAN_COVERAGE)]
+    if any(b.inactive for b in statuses):
+        status = "inactive"
+    elif statuses:
+        status = "active"
+    else:
+        status = "unknown"
+    _, begin, end = _window(member.dates)
+    for benefit in statuses:
+        found, b_begin, b_end = _window(benefit.dates)
+        if found and benefit.active:
+            begin, end = b_begin or begin, b_end or end
+    return EligibilitySummary(
+        status, begin, end, _first_amount(member, "B"), _first_amount(member, "A", percent=True),
+        _first_amount(member, "C", remaining=True), _first_amount(member, "G", remaining=True),
+        tuple(error.reason for error in member.all_errors))

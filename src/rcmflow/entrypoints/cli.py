@@ -19,8 +19,10 @@ from rich.table import Table
 
 from rcmflow.entrypoints.cli_approvals import approvals_app
 from rcmflow.entrypoints.cli_claims import claims_app
+from rcmflow.entrypoints.cli_eligibility import eligibility_app
 from rcmflow.entrypoints.cli_ingest import ingest, post_command
 from rcmflow.entrypoints.cli_ledger import ledger_app
+from rcmflow.entrypoints.cli_listen import listen_app
 from rcmflow.entrypoints.cli_report import report_app
 from rcmflow.entrypoints.cli_work import queues, work_app
 from rcmflow.entrypoints.cli_worker import outbox_app, worker
@@ -37,6 +39,8 @@ app.add_typer(db_app, name="db")
 app.add_typer(documents_app, name="documents")
 app.add_typer(approvals_app, name="approvals")
 app.add_typer(claims_app, name="claims")
+app.add_typer(eligibility_app, name="eligibility")
+app.add_typer(listen_app, name="listen")
 app.add_typer(outbox_app, name="outbox")
 app.command("worker")(worker)
 app.add_typer(work_app, name="work")

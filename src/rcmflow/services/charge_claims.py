@@ -33,6 +33,7 @@ from rcmflow.domain.charges import SourceClaim
 from rcmflow.domain.scrubber import STATUS_CLEAN, STATUS_ERROR, ScrubResult
 from rcmflow.errors import DomainRuleError
 from rcmflow.services.claims import CLAIM_OBJECT, claim_digest, claim_payer_key, claim_row, line_rows
+from rcmflow.services.eligibility import eligibility_on_file
 from rcmflow.services.events import append_events
 from rcmflow.services.scrubbing import Scrubber, stored_duplicates
 from rcmflow.services.transitions import checked_path, creation_events, transition, transition_many
@@ -106,7 +107,9 @@ def store_charge_claims(conn: Connection, document_id: int | None, sources: Sequ
                                                       facility_id=row["facility_id"], payer_id=row["payer_id"])])
     result.stored = list(ids)
     pairs = [(claim_id, source) for claim_id, (_, source) in zip(ids, new, strict=True)]
-    scrubbed = scrubber.scrub([source for _, source in pairs], today=today, duplicates=duplicates)
+    sources_now = [source for _, source in pairs]
+    scrubbed = scrubber.scrub(sources_now, today=today, duplicates=duplicates,
+                              eligibility=eligibility_on_file(conn, sources_now, organisation_id))
     _record_and_route(conn, pairs, scrubbed, result, scrubber=scrubber, actor=actor, now=now,
                       organisation_id=organisation_id, from_state=CAPTURED_STATE)
     return result
@@ -235,12 +238,14 @@ def load_source_claims(conn: Connection, claim_ids: Sequence[int]) -> list[tuple
             wanted.setdefault(row.document_id, []).append((row.id, row.source_id, row.content_digest))
     from rcmflow.formats.charge_files import read_charge_file
     from rcmflow.services.documents import get_document
+    from rcmflow.services.policies import configured_hl7_facilities
 
     found: dict[int, SourceClaim] = {}
     for document_id, rows in wanted.items():
         document = get_document(conn, document_id)
         by_digest = {claim_digest(source.claim): source
-                     for source in read_charge_file(document.content, filename=document.filename or "").claims}
+                     for source in read_charge_file(document.content, filename=document.filename or "",
+                                                    hl7_facilities=configured_hl7_facilities()).claims}
         for claim_id, source_id, digest in rows:
             source = by_digest.get(digest)
             if source is None or source.source_id[:128] != source_id:
@@ -268,7 +273,8 @@ def rescrub_claims(conn: Connection, claim_ids: Sequence[int], *, scrubber: Scru
     sources = [source for _, source in pairs]
     duplicates = stored_duplicates(conn, sources, organisation_id)
     # The claim itself is stored: it must not count as its own duplicate (same digest is skipped there).
-    scrubbed = scrubber.scrub(sources, today=today, duplicates=duplicates)
+    scrubbed = scrubber.scrub(sources, today=today, duplicates=duplicates,
+                              eligibility=eligibility_on_file(conn, sources, organisation_id))
     _record_and_route(conn, pairs, scrubbed, result, scrubber=scrubber, actor=actor, now=now,
                       organisation_id=organisation_id, from_state=CAPTURED_STATE)
     return result

@@ -20,6 +20,7 @@ from rcmflow.domain.charges import ChargeFile, SourceIssue
 from rcmflow.domain.claim import ClaimBatch
 from rcmflow.domain.claim_status import ClaimStatusResponse
 from rcmflow.domain.deposit import Deposit
+from rcmflow.domain.eligibility import EligibilityResponse
 from rcmflow.domain.money import ZERO, format_amount
 from rcmflow.domain.remittance import Remittance
 from rcmflow.formats.bai2 import parse_bai2
@@ -32,10 +33,12 @@ from rcmflow.formats.x12.parser import parse
 from rcmflow.formats.x12.reading import gc_paused
 from rcmflow.formats.x12.summary import document_summary
 from rcmflow.services.acknowledgments import apply_277ca, apply_999
-from rcmflow.services.charge_claims import store_charge_claims
+from rcmflow.services.charge_claims import rescrub_claims, store_charge_claims
 from rcmflow.services.claims import store_claims
 from rcmflow.services.deposits import store_deposits
 from rcmflow.services.documents import get_document, mark_failed, mark_parsed, store_document
+from rcmflow.services.eligibility import held_claims_of, store_eligibility
+from rcmflow.services.policies import configured_hl7_facilities
 from rcmflow.services.posting import PostingResult, receive_and_post
 from rcmflow.services.remittances import store_remittances
 from rcmflow.services.scrubbing import configured_scrubber
@@ -177,6 +180,7 @@ class DocumentContents(NamedTuple):
     charge_file: ChargeFile | None = None
     acknowledgments: list[FunctionalAck] = []  # 999
     claim_statuses: list[ClaimStatusResponse] = []  # 277CA
+    eligibility: list[EligibilityResponse] = []  # 271
 
 
 def summarise(filename: str, detected: str, content: bytes) -> dict[str, Any]:
@@ -191,7 +195,7 @@ def read_document(filename: str, detected: str, content: bytes) -> DocumentConte
         return DocumentContents(_bank_summary(filename, detected, bai.deposits, bai.issues, len(bai.accounts)), [],
                                 list(bai.deposits), [])
     if detected in CHARGE_TYPES:
-        charge_file = read_charge_file(content, filename=filename)
+        charge_file = read_charge_file(content, filename=filename, hl7_facilities=configured_hl7_facilities())
         return DocumentContents(_charge_summary(filename, detected, charge_file), [], [], [], (), charge_file)
     if detected == LOCKBOX_CSV:
         lockbox = parse_lockbox_csv(content)
@@ -201,7 +205,7 @@ def read_document(filename: str, detected: str, content: bytes) -> DocumentConte
     return DocumentContents(document_summary(filename, document), document.of_type("835"), [],
                             document.of_type("837P") + document.of_type("837I"),
                             tuple(document.digests_of_type("835")), None, document.of_type("999"),
-                            document.of_type("277CA"))
+                            document.of_type("277CA"), document.of_type("271"))
 
 
 # Reading, storing and posting a file is volume work on acyclic objects: the cyclic GC is paused for it, as for
@@ -247,6 +251,14 @@ def _parse_and_record(conn: Connection, document_id: int, content: bytes, filena
     if contents.claim_statuses:
         summary["claim_acknowledgments"] = apply_277ca(conn, contents.claim_statuses, actor=actor, now=now,
                                                        organisation_id=organisation_id).as_summary()
+    if contents.eligibility:
+        members = store_eligibility(conn, document_id, contents.eligibility, now=now,
+                                    organisation_id=organisation_id)
+        # Claims that waited for eligibility go on by themselves once the payer answers.
+        rescrubbed = rescrub_claims(conn, held_claims_of(conn, members, organisation_id),
+                                    scrubber=configured_scrubber(), today=now.date(), actor=actor, now=now,
+                                    organisation_id=organisation_id)
+        summary["eligibility"] = {"members": len(members), **rescrubbed.as_summary()}
     if contents.deposits:
         deposits = store_deposits(conn, document_id, contents.deposits, actor=actor, now=now,
                                   organisation_id=organisation_id)

@@ -9,14 +9,17 @@ line naming the rule and field, before anything is done.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from functools import cache
 from pathlib import Path
 
 from rcmflow.domain.approval_policy import ApprovalPolicy, load_approval_policy
 from rcmflow.domain.contracts import PayerContracts, load_contracts
+from rcmflow.domain.hl7_facilities import load_hl7_facilities
 from rcmflow.domain.posting import PlbAccounts, load_plb_accounts
 from rcmflow.domain.queues import QueuePolicies, load_queue_policies
 from rcmflow.domain.trading_partners import TradingPartners, load_trading_partners
+from rcmflow.formats.hl7_dft import HL7BillingProvider
 from rcmflow.settings import get_settings
 
 
@@ -54,6 +57,16 @@ def _trading_partners(path: Path | None) -> TradingPartners:
 def configured_trading_partners() -> TradingPartners:
     """The trading partners of this process's settings (``RCMFLOW_TRADING_PARTNERS``), loaded once per file."""
     return _trading_partners(get_settings().trading_partners)
+
+
+@cache
+def _hl7_facilities(path: Path | None) -> Mapping[str, HL7BillingProvider]:
+    return load_hl7_facilities(path)
+
+
+def configured_hl7_facilities() -> Mapping[str, HL7BillingProvider]:
+    """The billing provider of each HL7 sending facility (``RCMFLOW_HL7_FACILITIES``), loaded once per file."""
+    return _hl7_facilities(get_settings().hl7_facilities)
 
 
 def configured_queue_policies() -> QueuePolicies:

@@ -65,8 +65,8 @@ class Scrubber:
     def scrub(self, sources: Sequence[SourceClaim], *, today: date,
               eligibility: Mapping[str, EligibilityFact] | None = None,
               duplicates: Mapping[str, DuplicateFact] | None = None) -> list[ScrubResult]:
-        """Scrub claims in order. Eligibility defaults to what each source says about coverage; duplicates
-        to those among ``sources`` themselves."""
+        """Scrub claims in order. Eligibility on file (a stored 271, by source id) wins over what the source
+        says about coverage; duplicates are those among ``sources`` plus the ``duplicates`` given."""
         found = dict(find_duplicates(sources))
         found.update(duplicates or {})
         results = []

@@ -581,6 +581,36 @@ claim_lines = Table(
 )
 Index("ix_claim_lines_organisation_line_item", claim_lines.c.organisation_id, claim_lines.c.line_item_control_number)
 
+# What a payer's 271 said about one patient's coverage, one row per answer (the newest one counts): the
+# eligibility on file that the scrubber checks a claim's dates of service against.
+eligibility_responses = Table(
+    "eligibility_responses",
+    metadata,
+    Column("id", BigIntegerPk, primary_key=True, autoincrement=True),
+    Column("organisation_id", String(64), nullable=False, default=DEFAULT_ORGANISATION,
+           server_default=DEFAULT_ORGANISATION),
+    Column("document_id", Integer, ForeignKey("documents.id"), nullable=True),
+    Column("payer_id", String(64), nullable=False),
+    Column("member_id", String(80), nullable=False),  # the subscriber's id with the payer
+    Column("last_name", String(60), nullable=True),  # the patient (the dependent when there is one)
+    Column("first_name", String(35), nullable=True),
+    Column("birth_date", Date, nullable=True),
+    Column("status", String(8), nullable=False),  # active, inactive, unknown
+    Column("plan_begin", Date, nullable=True),
+    Column("plan_end", Date, nullable=True),
+    Column("copay", Numeric(18, 2), nullable=True),
+    Column("coinsurance", Numeric(7, 4), nullable=True),
+    Column("deductible_remaining", Numeric(18, 2), nullable=True),
+    Column("out_of_pocket_remaining", Numeric(18, 2), nullable=True),
+    Column("reject_reasons", Json, nullable=True),
+    Column("trace_number", String(50), nullable=True),
+    Column("responded_on", Date, nullable=True),  # BHT04 of the 271
+    Column("created_at", UtcDateTime, nullable=False),
+    CheckConstraint("status IN ('active', 'inactive', 'unknown')", name="status"),
+)
+Index("ix_eligibility_responses_member", eligibility_responses.c.organisation_id, eligibility_responses.c.payer_id,
+      eligibility_responses.c.member_id)
+
 # What the scrubber found on a claim, one row per finding. A claim scrubbed again (after a rule change or a
 # correction) keeps its earlier findings under a lower scrub number: the audit trail of every decision.
 scrub_findings = Table(
