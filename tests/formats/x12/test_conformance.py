@@ -40,6 +40,8 @@ WRITERS = {
     "837I": ("ts837_write", "write_837", "HC"),
     "276": ("ts276_write", "write_276", "HR"),
     "270": ("ts270_write", "write_270", "HS"),
+    "277": ("ts277_write", "write_277", "HN"),
+    "271": ("ts271_write", "write_271", "HB"),
 }
 # Fields a writer may set itself: ST02, and the implementation guide version it writes (ST03).
 ENVELOPE_FIELDS = ("control_number", "implementation")
