@@ -17,7 +17,8 @@ from __future__ import annotations
 from datetime import date
 from typing import NamedTuple
 
-from rcmflow.domain.claim import Claim
+from rcmflow.domain.claim import Claim, Patient, Subscriber
+from rcmflow.domain.parties import Party
 
 
 class CoverageFact(NamedTuple):
@@ -37,6 +38,15 @@ class CoverageFact(NamedTuple):
         return (self.start is None or self.start <= day) and (self.end is None or day <= self.end)
 
 
+class OtherCoverage(NamedTuple):
+    """Another payer of the patient, in billing order after the claim's own payer (a secondary, tertiary...
+    coverage): who to bill next once the claim's payer has paid (coordination of benefits)."""
+
+    payer: Party  # NM1*PR of the next claim
+    subscriber: Subscriber  # its SBR (payer responsibility S, T...) and insured
+    patient: Patient | None = None  # when the patient is not that coverage's subscriber
+
+
 class SourceClaim(NamedTuple):
     """One claim read from a charge source."""
 
@@ -45,6 +55,7 @@ class SourceClaim(NamedTuple):
     coverage: CoverageFact | None = None
     location: str = ""  # where it was read: "entry 7 (Claim/abc)", "rows 2-4"
     created: date | None = None  # when the source created the claim (FHIR Claim.created); None: not said
+    other_coverage: tuple[OtherCoverage, ...] = ()  # further payers, in order (secondary first)
 
 
 class SourceIssue(NamedTuple):

@@ -152,6 +152,11 @@ def run_processing(engine: Any, *, quiet: bool, posted: Any = None) -> None:
                   f"{posting.entries} journal entries, {posting.work_items} work item(s) opened")
     console.print(f"reconciled: {recon.matches} deposit match(es), {recon.deposits_reconciled} deposit(s) and "
                   f"{recon.remittances_reconciled} remittance(s) reconciled, {recon.work_items_opened} work item(s)")
+    secondary = result.secondary
+    if secondary.created or secondary.crossover:
+        console.print(f"secondary claims: {len(secondary.created)} built ({len(secondary.routing.ready)} ready, "
+                      f"{len(secondary.routing.held) + len(secondary.routing.review)} held), "
+                      f"{len(secondary.crossover)} crossed over by the primary payer")
 
 
 def _print(results: list[dict[str, Any]]) -> None:

@@ -21,7 +21,7 @@ from datetime import date
 from decimal import Decimal
 from typing import NamedTuple
 
-from rcmflow.domain.charges import ChargeFile, CoverageFact, SourceClaim, SourceIssue
+from rcmflow.domain.charges import ChargeFile, CoverageFact, OtherCoverage, SourceClaim, SourceIssue
 from rcmflow.domain.claim import Claim, HealthCareCode, Patient, ServiceLine, Subscriber, assign_line_control_numbers
 from rcmflow.domain.identifiers import is_valid_tin
 from rcmflow.domain.money import total
@@ -43,6 +43,8 @@ CLAIM_COLUMNS = (
     "rendering_npi", "rendering_last_name", "rendering_first_name", "rendering_taxonomy",
     "place_of_service", "bill_type", "prior_authorization", "diagnoses",
     "statement_from", "statement_to", "admission_date", "coverage_active", "coverage_start", "coverage_end",
+    "secondary_payer_id", "secondary_payer_name", "secondary_member_id", "secondary_group_number",
+    "secondary_filing_indicator",
 )
 LINE_COLUMNS = (
     "line_number", "service_date", "service_date_end", "procedure_code", "modifiers", "revenue_code", "units",
@@ -56,6 +58,7 @@ REQUIRED_COLUMNS = ("claim_id", "service_date", "charge")
 _MAX_LENGTH = {
     "claim_id": 38, "original_claim_number": 50, "patient_id": 50, "prior_authorization": 50,
     "group_number": 50, "line_item_control_number": 50, "member_id": 80, "payer_id": 80,
+    "secondary_payer_id": 80, "secondary_payer_name": 60, "secondary_member_id": 80, "secondary_group_number": 50,
     "billing_name": 60, "payer_name": 60, "patient_last_name": 60, "subscriber_last_name": 60,
     "rendering_last_name": 60, "patient_first_name": 35, "subscriber_first_name": 35, "rendering_first_name": 35,
     "patient_address": 55, "subscriber_address": 55, "billing_address": 55,
@@ -345,6 +348,7 @@ def _read_claim(claim_id: str, rows: list[_Row], problems: list[_Problem]) -> So
                   for line in lines)
     dates = _claim_dates(c, kind, lines)
     coverage = _coverage(c, payer_id, subscriber.party.id)
+    other = _secondary(c, subscriber, patient)
     if problems:
         return None
     claim = Claim(kind, claim_id, total(line.charge for line in lines), facility_code, facility_qualifier, frequency,
@@ -352,7 +356,26 @@ def _read_claim(claim_id: str, rows: list[_Row], problems: list[_Problem]) -> So
                   dates=dates, references=references, health_care_codes=diagnoses or (), providers=providers,
                   service_lines=lines)
     return SourceClaim(claim_id, assign_line_control_numbers(claim), coverage,
-                       _rows_text([row.number for row in rows]))
+                       _rows_text([row.number for row in rows]), other_coverage=other)
+
+
+def _secondary(c: _Fields, subscriber: Subscriber, patient: Patient | None) -> tuple[OtherCoverage, ...]:
+    """The secondary coverage (billed after the primary's 835): the same insured person as the primary, under
+    the secondary payer's member id; none when no secondary payer is given."""
+    payer_id = c.text("secondary_payer_id")
+    member_id = c.text("secondary_member_id")
+    name = c.text("secondary_payer_name")
+    group = c.text("secondary_group_number")
+    indicator = c.text("secondary_filing_indicator") or "CI"
+    if not payer_id:
+        for column in ("secondary_member_id", "secondary_payer_name", "secondary_group_number"):
+            if c.raw(column):
+                c.bad(column, f"{column} is given without a secondary_payer_id")
+        return ()
+    party = subscriber.party._replace(id=member_id, id_qualifier="MI" if member_id else "")
+    return (OtherCoverage(Party("PR", name, entity_type="2", id_qualifier="PI", id=payer_id),
+                          subscriber._replace(payer_responsibility="S", group_number=group,
+                                              filing_indicator=indicator, party=party), patient),)
 
 
 def _claim_values(rows: list[_Row], problems: list[_Problem]) -> dict[str, tuple[str, int]]:

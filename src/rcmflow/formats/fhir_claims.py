@@ -37,7 +37,7 @@ from fhir.resources.R4B.period import Period
 from fhir.resources.R4B.reference import Reference as FhirReference
 from pydantic import ValidationError
 
-from rcmflow.domain.charges import ChargeFile, CoverageFact, SourceClaim, SourceIssue
+from rcmflow.domain.charges import ChargeFile, CoverageFact, OtherCoverage, SourceClaim, SourceIssue
 from rcmflow.domain.claim import (
     Claim,
     HealthCareCode,
@@ -566,7 +566,22 @@ def _build_claim(entry: _Entry, fhir: FhirClaim, bundle: _Bundle) -> SourceClaim
         **_institutional_codes(fhir, kind),
     )
     return SourceClaim(entry.source_id, assign_line_control_numbers(claim), _coverage_fact(coverage, payer),
-                       entry.location, _day(fhir.created))
+                       entry.location, _day(fhir.created), _other_coverage(fhir, position, patient, kind, bundle))
+
+
+def _other_coverage(fhir: FhirClaim, focal: int, patient: _Entry, kind: str,
+                    bundle: _Bundle) -> tuple[OtherCoverage, ...]:
+    """The claim's other insurances after the focal one, in sequence order: whom to bill next (COB)."""
+    found = []
+    later = sorted(((n, i) for n, i in enumerate(fhir.insurance) if n != focal
+                    and i.sequence > fhir.insurance[focal].sequence), key=lambda pair: pair[1].sequence)
+    for rank, (position, insurance) in enumerate(later, start=2):
+        field = f"Claim.insurance[{position}].coverage"
+        coverage = bundle.resolve(insurance.coverage, field, ("Coverage",))
+        payer = _payer(coverage, None, bundle, field)
+        subscriber, other_patient = _insured(coverage, patient, rank, kind, bundle, field)
+        found.append(OtherCoverage(payer, subscriber, other_patient))
+    return tuple(found)
 
 
 def _focal_insurance(fhir: FhirClaim) -> tuple[int, Any]:

@@ -27,7 +27,13 @@ from typing import Any
 
 from sqlalchemy import Connection, func, select
 
-from rcmflow.adapters.store.schema import DEFAULT_ORGANISATION, claim_lines, claims, scrub_findings
+from rcmflow.adapters.store.schema import (
+    DEFAULT_ORGANISATION,
+    claim_contents,
+    claim_lines,
+    claims,
+    scrub_findings,
+)
 from rcmflow.adapters.store.sql import bulk_insert, in_chunks
 from rcmflow.domain.charges import SourceClaim
 from rcmflow.domain.scrubber import STATUS_CLEAN, STATUS_ERROR, ScrubResult
@@ -97,6 +103,7 @@ def store_charge_claims(conn: Connection, document_id: int | None, sources: Sequ
         row = claim_row(source.claim, digest, document_id=document_id, state=CAPTURED_STATE, now=now,
                         organisation_id=organisation_id)
         row["source_id"] = source.source_id[:128]
+        row["secondary_billing"] = "pending" if source.other_coverage else None
         rows.append(row)
     ids = bulk_insert(conn, claims, rows, with_ids=True)
     bulk_insert(conn, claim_lines, [line for claim_id, (_, source) in zip(ids, new, strict=True)
@@ -110,7 +117,7 @@ def store_charge_claims(conn: Connection, document_id: int | None, sources: Sequ
     sources_now = [source for _, source in pairs]
     scrubbed = scrubber.scrub(sources_now, today=today, duplicates=duplicates,
                               eligibility=eligibility_on_file(conn, sources_now, organisation_id))
-    _record_and_route(conn, pairs, scrubbed, result, scrubber=scrubber, actor=actor, now=now,
+    record_and_route(conn, pairs, scrubbed, result, scrubber=scrubber, actor=actor, now=now,
                       organisation_id=organisation_id, from_state=CAPTURED_STATE)
     return result
 
@@ -144,7 +151,7 @@ def _next_scrub_numbers(conn: Connection, claim_ids: Sequence[int]) -> dict[int,
     return numbers
 
 
-def _record_and_route(conn: Connection, pairs: Sequence[tuple[int, SourceClaim]], scrubbed: Sequence[ScrubResult],
+def record_and_route(conn: Connection, pairs: Sequence[tuple[int, SourceClaim]], scrubbed: Sequence[ScrubResult],
                       result: ChargeStoreResult, *, scrubber: Scrubber, actor: str, now: datetime,
                       organisation_id: str, from_state: str) -> None:
     """Store the findings, move the claims to scrubbed, then to ready or into a work queue."""
@@ -230,12 +237,14 @@ def load_source_claims(conn: Connection, claim_ids: Sequence[int]) -> list[tuple
     the document store is the record of what arrived. A claim whose document no longer yields the same
     content (same source id and digest) is an error, never silently replaced by something else."""
     wanted: dict[int, list[tuple[int, str | None, str]]] = {}
+    built: list[tuple[int, str | None]] = []
     for condition in in_chunks(conn, claims.c.id, list(claim_ids)):
         for row in conn.execute(select(claims.c.id, claims.c.document_id, claims.c.source_id,
                                        claims.c.content_digest).where(condition)):
             if row.document_id is None:
-                raise DomainRuleError(f"claim {row.id} has no source document to read it from")
-            wanted.setdefault(row.document_id, []).append((row.id, row.source_id, row.content_digest))
+                built.append((row.id, row.source_id))
+            else:
+                wanted.setdefault(row.document_id, []).append((row.id, row.source_id, row.content_digest))
     from rcmflow.formats.charge_files import read_charge_file
     from rcmflow.services.documents import get_document
     from rcmflow.services.policies import configured_hl7_facilities
@@ -252,7 +261,28 @@ def load_source_claims(conn: Connection, claim_ids: Sequence[int]) -> list[tuple
                 raise DomainRuleError(f"claim {claim_id}: document {document_id} no longer yields claim {source_id} "
                                       "as stored")
             found[claim_id] = source
+    found.update(_built_claims(conn, built))
     return [(claim_id, found[claim_id]) for claim_id in claim_ids if claim_id in found]
+
+
+def _built_claims(conn: Connection, built: Sequence[tuple[int, str | None]]) -> dict[int, SourceClaim]:
+    """Claims rcmflow built itself (secondary claims), read back from the 837 kept for each."""
+    if not built:
+        return {}
+    from rcmflow.formats.x12.parser import parse
+
+    contents = dict(conn.execute(select(claim_contents.c.claim_id, claim_contents.c.content).where(
+        claim_contents.c.claim_id.in_([claim_id for claim_id, _ in built]))).all())
+    found = {}
+    for claim_id, source_id in built:
+        if claim_id not in contents:
+            raise DomainRuleError(f"claim {claim_id} has neither a source document nor stored content")
+        document = parse(bytes(contents[claim_id]), strict=True)
+        batches = document.of_type("837P") + document.of_type("837I")
+        if document.errors or len(batches) != 1 or len(batches[0].claims) != 1:
+            raise DomainRuleError(f"claim {claim_id}: its stored content is not one readable claim")
+        found[claim_id] = SourceClaim(source_id or f"claim-{claim_id}", batches[0].claims[0], None, "built by rcmflow")
+    return found
 
 
 def rescrub_claims(conn: Connection, claim_ids: Sequence[int], *, scrubber: Scrubber, today: date, actor: str,
@@ -275,6 +305,6 @@ def rescrub_claims(conn: Connection, claim_ids: Sequence[int], *, scrubber: Scru
     # The claim itself is stored: it must not count as its own duplicate (same digest is skipped there).
     scrubbed = scrubber.scrub(sources, today=today, duplicates=duplicates,
                               eligibility=eligibility_on_file(conn, sources, organisation_id))
-    _record_and_route(conn, pairs, scrubbed, result, scrubber=scrubber, actor=actor, now=now,
+    record_and_route(conn, pairs, scrubbed, result, scrubber=scrubber, actor=actor, now=now,
                       organisation_id=organisation_id, from_state=CAPTURED_STATE)
     return result

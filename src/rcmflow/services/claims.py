@@ -134,7 +134,7 @@ def claim_row(claim: Claim, digest: str, *, document_id: int | None, state: str,
         "filing_order": (claim.subscriber.payer_responsibility or "P")[:1],
         "member_id": claim.subscriber.party.id or None, "service_from": start, "service_to": end,
         "total_charge": claim.total_charge, "line_count": len(claim.service_lines), "state": state,
-        "content_digest": digest, "created_at": now,
+        "content_digest": digest, "created_at": now, "secondary_billing": None, "primary_claim_id": None,
     }
 
 

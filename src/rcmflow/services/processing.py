@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from sqlalchemy import Engine, select
@@ -17,6 +17,8 @@ from rcmflow.adapters.store.schema import DEFAULT_ORGANISATION, remittances, utc
 from rcmflow.services.intake import IngestResult, ingest_file
 from rcmflow.services.posting import PostingResult, post_pending
 from rcmflow.services.reconciliation import ReconciliationResult, reconcile
+from rcmflow.services.scrubbing import configured_scrubber
+from rcmflow.services.secondary_claims import SecondaryResult, bill_secondary
 
 log = logging.getLogger(__name__)
 
@@ -25,6 +27,7 @@ log = logging.getLogger(__name__)
 class ProcessingResult:
     posting: PostingResult
     reconciliation: ReconciliationResult
+    secondary: SecondaryResult = field(default_factory=SecondaryResult)
 
 
 def process_pending(
@@ -35,12 +38,16 @@ def process_pending(
     organisation_id: str = DEFAULT_ORGANISATION,
     on_batch: Callable[[PostingResult], None] | None = None,
 ) -> ProcessingResult:
-    """Post, apply and reconcile everything pending for one organisation."""
+    """Post, apply and reconcile everything pending for one organisation, then bill the next payer of every
+    claim whose primary payment posted (coordination of benefits)."""
     now = now or utc_now()
     posting = post_pending(engine, actor=actor, now=now, organisation_id=organisation_id, on_batch=on_batch)
     with engine.begin() as conn:
         reconciliation = reconcile(conn, actor=actor, now=now, organisation_id=organisation_id)
-    return ProcessingResult(posting, reconciliation)
+    with engine.begin() as conn:
+        secondary = bill_secondary(conn, scrubber=configured_scrubber(), today=now.date(), actor=actor, now=now,
+                                   organisation_id=organisation_id)
+    return ProcessingResult(posting, reconciliation, secondary)
 
 
 def ingest_and_post(

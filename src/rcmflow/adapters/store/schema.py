@@ -549,6 +549,10 @@ claims = Table(
     # corrected version from the source is a new row with the same source id, superseding the earlier one.
     Column("source_id", String(128), nullable=True),
     Column("submission_id", BigInteger, ForeignKey("submissions.id"), nullable=True),  # the 837 that carried it
+    # Coordination of benefits: "pending" when another payer is to be billed after this one pays, then
+    # "billed" or "crossover" (the payer forwarded it itself); a secondary claim points at its primary.
+    Column("secondary_billing", String(12), nullable=True),
+    Column("primary_claim_id", BigInteger, ForeignKey("claims.id"), nullable=True),
     UniqueConstraint("organisation_id", "content_digest"),
     CheckConstraint(_in("state", CLAIM_STATES), name="state"),
 )
@@ -610,6 +614,16 @@ eligibility_responses = Table(
 )
 Index("ix_eligibility_responses_member", eligibility_responses.c.organisation_id, eligibility_responses.c.payer_id,
       eligibility_responses.c.member_id)
+
+# The content of a claim rcmflow built itself (a secondary claim after the primary's 835), which no source
+# document holds: kept as the single-claim 837 it would send, read back with the 837 reader.
+claim_contents = Table(
+    "claim_contents",
+    metadata,
+    Column("claim_id", BigInteger, ForeignKey("claims.id"), primary_key=True),
+    Column("format", String(16), nullable=False),  # "x12-837"
+    Column("content", LargeBinary, nullable=False),
+)
 
 # What the scrubber found on a claim, one row per finding. A claim scrubbed again (after a rule change or a
 # correction) keeps its earlier findings under a lower scrub number: the audit trail of every decision.
