@@ -22,8 +22,8 @@ from rcmflow.domain.money import ZERO
 from rcmflow.entrypoints.cli import app
 from rcmflow.formats.x12.ts835_write import write_835_interchange
 from rcmflow.formats.x12.writing import CountingControlNumbers, Party
-from rcmflow.services.demo import CLINIC, write_files
 from rcmflow.services.demo_data import Network, build_network
+from rcmflow.services.x12_traffic import CLINIC, write_files
 
 runner = CliRunner()
 

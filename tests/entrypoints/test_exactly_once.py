@@ -29,8 +29,8 @@ from typer.testing import CliRunner
 from rcmflow.adapters.store.engine import create_engine_for, dispose_engines
 from rcmflow.adapters.store.migrate import ensure_schema
 from rcmflow.entrypoints.cli import app
-from rcmflow.services.demo import write_files
 from rcmflow.services.demo_data import build_network
+from rcmflow.services.x12_traffic import write_files
 from rcmflow.settings import reset_settings
 from tests.conftest import _postgres_base_url, _postgres_schema
 

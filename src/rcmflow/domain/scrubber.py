@@ -12,6 +12,8 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any, NamedTuple
 
+import cel
+
 from rcmflow.domain.rule_packs import (
     ITEM_SOURCE,
     ITEM_VARIABLE,
@@ -91,6 +93,9 @@ def evaluate_rules(facts: Mapping[str, Any], rules: RuleSet,
                    functions: Mapping[str, Callable[..., Any]]) -> ScrubResult:
     """Every finding of every rule in force for this claim, in rule order."""
     findings: list[Finding] = []
+    # One CEL context per activation (the claim, or the claim and one line...), shared by every rule that sees
+    # it: the library converts the variables to CEL values once per context, not once per rule.
+    contexts: dict[tuple[str, int], cel.Context] = {}
     for rule in rules.rules:
         severity = rules.effective_severity(rule, facts)
         if severity is None:
@@ -98,11 +103,15 @@ def evaluate_rules(facts: Mapping[str, Any], rules: RuleSet,
         variable = ITEM_VARIABLE[rule.spec.for_each]
         items: list[Mapping[str, Any] | None] = (
             [None] if variable is None else facts[ITEM_SOURCE[rule.spec.for_each]])
-        for item in items:
+        for index, item in enumerate(items):
             activation: dict[str, Any] = {"claim": facts} if item is None else {"claim": facts, variable: item}
             pack = f"{rule.pack}@{rule.pack_version}"
+            key = (rule.spec.for_each, index)
+            context = contexts.get(key)
+            if context is None:
+                context = contexts[key] = cel.Context(variables=activation, functions=dict(functions))
             try:
-                fired = rule.program.execute({**functions, **activation})
+                fired = rule.program.execute(context)
                 message = render_message(rule.spec.message, activation) if fired is True else ""
             except Exception as exc:  # noqa: BLE001 - a failing rule holds the claim instead of passing it
                 findings.append(Finding(rule.id, rule.spec.version, pack, "error", rule.spec.category,

@@ -10,6 +10,8 @@ ACK) is the same document: nothing is captured twice, and the same answer goes b
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from sqlalchemy import Engine
 
 from rcmflow.formats.hl7_ack import ack_for
@@ -18,10 +20,10 @@ from rcmflow.services.intake import ingest_file
 CHANNEL = "mllp"
 
 
-def acknowledge_message(engine: Engine, message: bytes) -> str:
+def acknowledge_message(engine: Engine, message: bytes, *, now: datetime | None = None) -> str:
     """Store and ingest one message in its own transaction; the ACK to send back."""
     with engine.begin() as conn:
-        outcome = ingest_file(conn, message, filename=f"{CHANNEL}-message.hl7", channel=CHANNEL)
+        outcome = ingest_file(conn, message, filename=f"{CHANNEL}-message.hl7", channel=CHANNEL, now=now)
     summary = outcome.summary
     if outcome.status == "failed":
         first = (summary.get("errors") or [{}])[0]

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any, NamedTuple
 
 from sqlalchemy import Connection
@@ -80,11 +81,14 @@ def ingest_file(
     organisation_id: str = "default",
     actor: str = "system",
     post: bool = False,
+    now: datetime | None = None,
 ) -> IngestResult:
-    """Store then read one inbound file (X12, BAI2 or lockbox CSV) in the caller's transaction.
+    """Store then read one inbound file (X12, BAI2, lockbox CSV, charge file) in the caller's transaction.
 
     ``post``: post an 835's remittances in the same transaction as they are stored (``receive_and_post``);
-    the caller makes sure no earlier remittance is still waiting to be posted."""
+    the caller makes sure no earlier remittance is still waiting to be posted. ``now``: the time of the
+    business effects (default: the clock; a simulation passes its own day), which also dates the scrubber's
+    "today" for timely filing."""
     detected = detect(content)
     stored = store_document(conn, content, channel=channel, detected_type=detected, filename=filename,
                             organisation_id=organisation_id, actor=actor)
@@ -94,7 +98,7 @@ def ingest_file(
             summary = existing.summary or {"file": filename, "errors": existing.errors}
             return IngestResult(stored.id, False, existing.detected_type, existing.status, dict(summary))
     return _parse_and_record(conn, stored.id, content, filename, detected, stored.created, actor, organisation_id,
-                             post)
+                             post, now)
 
 
 def reprocess(conn: Connection, document_id: int, *, actor: str = "system") -> IngestResult:
@@ -212,7 +216,8 @@ def read_document(filename: str, detected: str, content: bytes) -> DocumentConte
 # posting (``services.posting``), or each collection rescans the whole parsed file.
 @gc_paused()
 def _parse_and_record(conn: Connection, document_id: int, content: bytes, filename: str, detected: str,
-                      created: bool, actor: str, organisation_id: str, post: bool = False) -> IngestResult:
+                      created: bool, actor: str, organisation_id: str, post: bool = False,
+                      now: datetime | None = None) -> IngestResult:
     contents = read_document(filename, detected, content)
     summary = contents.summary
     if summary["errors"]:
@@ -221,7 +226,7 @@ def _parse_and_record(conn: Connection, document_id: int, content: bytes, filena
         _open_exception(conn, document_id, detected, errors, actor)
         return IngestResult(document_id, created, detected, "failed", summary)
     # Same transaction: a document is parsed with its remittances, claims or deposits stored, or none of it.
-    now = utc_now()
+    now = now or utc_now()
     remittance_ids: tuple[int, ...] = ()
     posting: PostingResult | None = None
     if contents.remittances:

@@ -58,6 +58,7 @@ def ingest_and_post(
     channel: str,
     actor: str = "system",
     organisation_id: str = DEFAULT_ORGANISATION,
+    now: datetime | None = None,
 ) -> IngestResult:
     """Ingest one file and post the remittances it brings in the same transaction (``receive_and_post``).
 
@@ -69,14 +70,14 @@ def ingest_and_post(
         waiting = conn.execute(select(remittances.c.id).where(
             remittances.c.organisation_id == organisation_id, remittances.c.state == "received").limit(1)).first()
     if waiting is not None:
-        post_pending(engine, actor=actor, organisation_id=organisation_id)
+        post_pending(engine, actor=actor, organisation_id=organisation_id, now=now)
     try:
         with engine.begin() as conn:
             return ingest_file(conn, content, filename=filename, channel=channel, organisation_id=organisation_id,
-                               actor=actor, post=True)
+                               actor=actor, post=True, now=now)
     except Exception:  # noqa: BLE001 - whatever posting hit, the file itself must still be kept
         log.warning("posting %s failed; storing it without posting", filename, exc_info=True)
     with engine.begin() as conn:
         return ingest_file(conn, content, filename=filename, channel=channel, organisation_id=organisation_id,
-                           actor=actor)
+                           actor=actor, now=now)
 
