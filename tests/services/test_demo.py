@@ -1,57 +1,91 @@
-"""``rcmflow demo`` end to end: real writers, real readers, the real document store."""
+"""``rcmflow demo``: the network's days through the real pipeline, and a run killed with SIGKILL and started
+again ending in the state of an uninterrupted run."""
 
 from __future__ import annotations
 
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from rich.console import Console
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Engine
 
-from rcmflow.adapters.store.schema import documents
-from rcmflow.formats.x12.parser import parse
 from rcmflow.services.demo import run_demo
-from rcmflow.services.reports import summary
+from tests.conftest import _postgres_base_url, _postgres_schema
+
+DEMO = ["--claims", "150", "--days", "3", "--seed", "5", "--no-serve"]
 
 
-def test_demo_writes_stores_and_parses_everything(engine: Engine, tmp_path: Path) -> None:
-    console = Console(record=True, width=140)
-    out = tmp_path / "demo"
-    run_demo(console, engine, out, claims=60, seed=5)
-    files = sorted(out.iterdir())
-    kinds = {path.suffix for path in files}
-    assert kinds == {".837p", ".837i", ".999", ".835", ".bai"}
-    with engine.connect() as conn:
-        statuses = dict(conn.execute(select(documents.c.status, func.count()).group_by(documents.c.status)).all())
-    assert statuses == {"parsed": len(files) - 1, "failed": 1}  # only the truncated transmission fails
-    with engine.connect() as conn:
-        report = summary(conn)
-    # Every claim stored, every ERA posted with balanced books; the stray payment waits in unapplied cash;
-    # the bank file's deposits reconcile (the one without addenda by amount and date) but for the stray wire.
-    assert report["claims"] == 60 and report["ledger"]["balanced"]
-    assert report["claim_payments_unmatched"] == 1 and report["unapplied_cash_total"] != "0.00"
-    assert report["deposits"] == report["deposits_reconciled"] + 1  # the stray wire
-    assert set(report["claim_payments_by_state"]) <= {"posted", "reversed", "unapplied"}
-    claims = sum(len(batch.claims) for path in files if path.suffix in (".837p", ".837i")
-                 for batch in parse(path).of_type("837P") + parse(path).of_type("837I"))
-    assert claims == 60
-    for path in files:
-        if path.suffix == ".999":
-            [ack] = parse(path).of_type("999")
-            assert ack.status == "A"  # every claim file the demo writes is accepted
+def test_the_demo_runs_the_network_through_every_stage(engine: Engine, tmp_path: Path) -> None:
+    console = Console(record=True, width=160)
+    figures = run_demo(console, engine, tmp_path / "demo", claims=150, days=3, seed=5)
+    assert figures["claims_captured"] >= 150  # the visits, plus corrected and duplicate resends
+    assert figures["submissions"] > 0 and figures["remittances"] > 0 and figures["deposits"] > 0
+    assert figures["ledger_balanced"] and figures["claim_payments"] > 0
+    states = figures["claims_by_state"]
+    assert states.get("scrubbed", 0) > 0  # held by the scrubber: work for people
+    assert {"paid", "partially paid", "denied", "accepted", "submitted"} & set(states)
+    assert figures["open_work"], "the scrubber and the payers leave work in the queues"
     text = console.export_text()
-    assert "truncated" in text and "claims denied" in text and "Summary" in text
+    assert "clean-claim rate" in text and "straight-through posting rate" in text and "balanced" in text
+    ehr = tmp_path / "demo" / "ehr"
+    assert {path.suffix for path in ehr.rglob("*") if path.is_file()} == {".json", ".csv", ".hl7"}
 
 
-def test_a_second_run_never_reuses_an_interchange_control_number(engine: Engine, tmp_path: Path) -> None:
-    def claim_interchanges(out: Path) -> set[tuple[str, str]]:
-        found = set()
-        for path in out.iterdir():
-            if path.suffix in (".837p", ".837i"):
-                for tx in parse(path).transactions:
-                    found.add((tx.sender_id, tx.interchange_control_number))
-        return found
+def _cli(database: str, data: Path, *args: str, timeout: float = 600) -> subprocess.CompletedProcess[str]:
+    environment = {**os.environ, "RCMFLOW_DATABASE_URL": database, "RCMFLOW_DATA_DIR": str(data)}
+    return subprocess.run([sys.executable, "-m", "rcmflow", *args], env=environment, capture_output=True,
+                          text=True, timeout=timeout, check=False)
 
-    run_demo(Console(record=True), engine, tmp_path / "one", claims=30, seed=5)
-    run_demo(Console(record=True), engine, tmp_path / "two", claims=30, seed=5)
-    first, second = claim_interchanges(tmp_path / "one"), claim_interchanges(tmp_path / "two")
-    assert first and second and not first & second  # receivers reject an ISA13 they have seen
+
+def _summary(database: str, data: Path) -> dict:
+    result = _cli(database, data, "report", "summary", "--json")
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout)
+
+
+@contextmanager
+def _two_databases(tmp_path: Path) -> Iterator[tuple[str, str]]:
+    """Two brand-new databases: SQLite files, or PostgreSQL schemas dropped afterwards."""
+    base_url = _postgres_base_url()
+    if base_url is None:
+        yield f"sqlite:///{tmp_path / 'reference.db'}", f"sqlite:///{tmp_path / 'killed.db'}"
+        return
+    with _postgres_schema(base_url) as first, _postgres_schema(base_url) as second:
+        yield first, second
+
+
+def test_a_demo_killed_and_run_again_ends_as_an_uninterrupted_run(tmp_path: Path) -> None:
+    with _two_databases(tmp_path) as (reference_database, database):
+        _killed_and_resumed(tmp_path, reference_database, database)
+
+
+def _killed_and_resumed(tmp_path: Path, reference_database: str, database: str) -> None:
+    reference_data = tmp_path / "reference"
+    started = time.monotonic()
+    finished = _cli(reference_database, reference_data, "demo", *DEMO)
+    elapsed = time.monotonic() - started
+    assert finished.returncode == 0, finished.stderr
+    reference = _summary(reference_database, reference_data)
+
+    data = tmp_path / "killed"
+    environment = {**os.environ, "RCMFLOW_DATABASE_URL": database, "RCMFLOW_DATA_DIR": str(data)}
+    interrupted = 0
+    for fraction in (0.35, 0.7):
+        process = subprocess.Popen([sys.executable, "-m", "rcmflow", "demo", *DEMO], env=environment,
+                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        time.sleep(elapsed * fraction)
+        if process.poll() is None:
+            os.kill(process.pid, signal.SIGKILL)
+            interrupted += 1
+        process.wait()
+    assert interrupted, "no run was interrupted: the kill proves nothing"
+    final = _cli(database, data, "demo", *DEMO)
+    assert final.returncode == 0, final.stderr
+    assert _summary(database, data) == reference

@@ -220,14 +220,17 @@ def documents_reprocess(document_id: Annotated[int, typer.Argument(help="Documen
 def demo(
     out: Annotated[Path | None, typer.Option(help="Folder for the generated files [default: DATA_DIR/demo].",
                                              show_default=False)] = None,
-    claims: Annotated[int, typer.Option(help="Claims to generate.", min=1, max=100_000)] = 200,
-    seed: Annotated[int, typer.Option(help="Random seed (same seed, same files).")] = 7,
+    claims: Annotated[int, typer.Option(help="Patient visits to simulate in all.", min=1, max=1_000_000)] = 1500,
+    days: Annotated[int, typer.Option(help="Days to simulate.", min=1, max=365)] = 10,
+    seed: Annotated[int, typer.Option(help="Random seed (same seed, same network and money).")] = 7,
+    serve: Annotated[bool, typer.Option("--serve/--no-serve", help="Serve the API and UI afterwards (when they "
+                                                                   "exist).")] = True,
 ) -> None:
-    """Generate a clinic's X12 traffic, inspect it, store it, and print what happened."""
+    """Simulate a regional health network's revenue cycle through the real pipeline and summarise it."""
     from rcmflow.services.demo import run_demo
 
     settings = get_settings()
-    run_demo(console, _engine(settings), out or settings.data_dir / "demo", claims=claims, seed=seed)
+    run_demo(console, _engine(settings), out or settings.data_dir / "demo", claims=claims, days=days, seed=seed)
 
 
 def main() -> None:
