@@ -133,3 +133,16 @@ def test_a_rule_change_and_a_rescrub_reroute_held_claims(engine: Engine, tmp_pat
     assert [i["state"] for i in items(engine, item_type="claim held by scrubber")] == ["cancelled"]
     open_reviews = [i["object_id"] for i in items(engine, item_type="claim review", state="open")]
     assert sorted(open_reviews) == sorted([str(v2), str(claim_id(engine, "V3"))])
+
+
+def test_the_capture_event_records_the_charge_lag(engine: Engine) -> None:
+    from datetime import UTC, datetime
+
+    from rcmflow.services.events import events_for
+
+    with engine.begin() as conn:
+        ingest_file(conn, CHARGES.encode(), filename="late.csv", channel="test",
+                    now=datetime(2026, 3, 9, 18, tzinfo=UTC))
+    with engine.connect() as conn:
+        [capture] = [e for e in events_for(conn, "claim", str(claim_id(engine, "V1"))) if e.to_state == "coded"]
+    assert capture.attributes["charge_lag_days"] == 7 and capture.attributes["source_id"] == "V1"

@@ -274,3 +274,30 @@ def submit_command(
             handlers.close()
         console.print(f"delivered {delivered.delivered} file(s); {delivered.failed + delivered.dead} failed "
                       "(see rcmflow outbox status)")
+
+
+@claims_app.command("status-request")
+def status_request_command(
+    out: Annotated[Path, typer.Option("-o", "--out", help="Folder to write one 276 file per trading partner.",
+                                      show_default=False)],
+    older_than: Annotated[int, typer.Option(help="Ask about claims submitted at least this many days ago.",
+                                            min=0)] = 30,
+) -> None:
+    """Write 276 claim status inquiries for claims a payer has held too long; ingest the 277 answers."""
+    from datetime import timedelta
+
+    from rcmflow.adapters.store.schema import utc_now
+    from rcmflow.entrypoints.cli import _engine
+    from rcmflow.services.claim_status import overdue_claims, status_inquiries
+    from rcmflow.services.policies import configured_trading_partners
+
+    now = utc_now()
+    with _engine().begin() as conn:
+        ids = overdue_claims(conn, older_than=timedelta(days=older_than), now=now)
+        texts = status_inquiries(conn, ids, configured_trading_partners(), now=now)
+    out.mkdir(parents=True, exist_ok=True)
+    for partner_id, text in texts.items():
+        path = out / f"{partner_id}-{now:%Y%m%d%H%M%S}.276"
+        path.write_text(text, encoding="ascii")
+        console.print(f"wrote {path}")
+    console.print(f"{len(ids)} claim(s) asked about")

@@ -67,7 +67,8 @@ def _result(path: Path, outcome: Any) -> dict[str, Any]:
         "transactions": summary.get("transactions", []),
         **{key: summary[key] for key in ("deposits", "deposit_total", "with_trace_number", "remittances",
                                          "claims_stored", "deposits_stored", "claims", "claims_captured",
-                                         "acknowledged", "claim_acknowledgments", "eligibility")
+                                         "acknowledged", "claim_acknowledgments", "eligibility",
+                                         "claim_status")
            if key in summary},
         "errors": summary.get("errors", []),
         **({"warnings": summary["warnings"]} if summary.get("warnings") and "claims_captured" in summary else {}),

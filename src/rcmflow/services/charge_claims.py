@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from typing import Any
 
@@ -40,7 +40,7 @@ from rcmflow.domain.scrubber import STATUS_CLEAN, STATUS_ERROR, ScrubResult
 from rcmflow.errors import DomainRuleError
 from rcmflow.services.claims import CLAIM_OBJECT, claim_digest, claim_payer_key, claim_row, line_rows
 from rcmflow.services.eligibility import eligibility_on_file
-from rcmflow.services.events import append_events
+from rcmflow.services.events import Event, append_events
 from rcmflow.services.scrubbing import Scrubber, stored_duplicates
 from rcmflow.services.transitions import checked_path, creation_events, transition, transition_many
 from rcmflow.services.work_items import WorkItemSpec, active_items_for, bulk_cancel, open_items
@@ -108,7 +108,7 @@ def store_charge_claims(conn: Connection, document_id: int | None, sources: Sequ
     ids = bulk_insert(conn, claims, rows, with_ids=True)
     bulk_insert(conn, claim_lines, [line for claim_id, (_, source) in zip(ids, new, strict=True)
                                     for line in line_rows(claim_id, source.claim, organisation_id)])
-    append_events(conn, [event for claim_id, row in zip(ids, rows, strict=True)
+    append_events(conn, [_with_charge_lag(event, row, document_id, now) for claim_id, row in zip(ids, rows, strict=True)
                          for event in creation_events(CLAIM_OBJECT, claim_id, CAPTURE_PATH, actor=actor, at=now,
                                                       organisation_id=organisation_id,
                                                       facility_id=row["facility_id"], payer_id=row["payer_id"])])
@@ -120,6 +120,17 @@ def store_charge_claims(conn: Connection, document_id: int | None, sources: Sequ
     record_and_route(conn, pairs, scrubbed, result, scrubber=scrubber, actor=actor, now=now,
                       organisation_id=organisation_id, from_state=CAPTURED_STATE)
     return result
+
+
+def _with_charge_lag(event: Event, row: dict[str, Any], document_id: int | None, now: datetime) -> Event:
+    """The capture event records the charge lag (days from the first date of service to capture) and the
+    document the charges came in: the KPI of how late charges reach billing reads it from the event log."""
+    if event.to_state != CAPTURED_STATE:
+        return event
+    start = row["service_from"]
+    lag = (now.date() - start).days if start is not None else None
+    return replace(event, attributes={"charge_lag_days": lag, "document_id": document_id,
+                                      "source_id": row["source_id"]})
 
 
 def _supersede(conn: Connection, source_ids: Sequence[str], *, actor: str, now: datetime,

@@ -35,6 +35,7 @@ from rcmflow.formats.x12.reading import gc_paused
 from rcmflow.formats.x12.summary import document_summary
 from rcmflow.services.acknowledgments import apply_277ca, apply_999
 from rcmflow.services.charge_claims import rescrub_claims, store_charge_claims
+from rcmflow.services.claim_status import apply_277
 from rcmflow.services.claims import store_claims
 from rcmflow.services.deposits import store_deposits
 from rcmflow.services.documents import get_document, mark_failed, mark_parsed, store_document
@@ -185,6 +186,7 @@ class DocumentContents(NamedTuple):
     acknowledgments: list[FunctionalAck] = []  # 999
     claim_statuses: list[ClaimStatusResponse] = []  # 277CA
     eligibility: list[EligibilityResponse] = []  # 271
+    status_answers: list[ClaimStatusResponse] = []  # 277 (claim status follow-up)
 
 
 def summarise(filename: str, detected: str, content: bytes) -> dict[str, Any]:
@@ -209,7 +211,7 @@ def read_document(filename: str, detected: str, content: bytes) -> DocumentConte
     return DocumentContents(document_summary(filename, document), document.of_type("835"), [],
                             document.of_type("837P") + document.of_type("837I"),
                             tuple(document.digests_of_type("835")), None, document.of_type("999"),
-                            document.of_type("277CA"), document.of_type("271"))
+                            document.of_type("277CA"), document.of_type("271"), document.of_type("277"))
 
 
 # Reading, storing and posting a file is volume work on acyclic objects: the cyclic GC is paused for it, as for
@@ -256,6 +258,9 @@ def _parse_and_record(conn: Connection, document_id: int, content: bytes, filena
     if contents.claim_statuses:
         summary["claim_acknowledgments"] = apply_277ca(conn, contents.claim_statuses, actor=actor, now=now,
                                                        organisation_id=organisation_id).as_summary()
+    if contents.status_answers:
+        summary["claim_status"] = apply_277(conn, contents.status_answers, actor=actor, now=now,
+                                            organisation_id=organisation_id).as_summary()
     if contents.eligibility:
         members = store_eligibility(conn, document_id, contents.eligibility, now=now,
                                     organisation_id=organisation_id)
