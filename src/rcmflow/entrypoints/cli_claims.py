@@ -17,6 +17,7 @@ from rich.console import Console
 from rich.table import Table
 
 from rcmflow.domain.charges import ChargeFile
+from rcmflow.domain.money import format_amount
 from rcmflow.domain.scrubber import ScrubResult
 
 claims_app = typer.Typer(help="Claims: scrub charge files, export clean claims as 837.", no_args_is_help=True)
@@ -128,7 +129,7 @@ def export_command(
                               f"{len(exported.other_type)} of the other type)")
     out.write_text(exported.text, encoding="ascii")
     console.print(f"wrote {out}: {len(exported.claims)} claim(s), {exported.line_count} line(s), "
-                  f"total charge {exported.total_charge}")
+                  f"total charge {format_amount(exported.total_charge)}")
     if exported.held:
         err_console.print(f"held (error findings): {', '.join(exported.held)}")
     for source_id, reason in exported.unwritable.items():
@@ -262,7 +263,7 @@ def submit_command(
     with engine.begin() as conn:
         result = submit_ready_claims(conn, partners, actor="system:submission", now=utc_now())
     console.print(f"submitted {result.claims} claim(s) in {len(result.submissions)} file(s), total charge "
-                  f"{result.total_charge}")
+                  f"{format_amount(result.total_charge)}")
     if result.unwritable or result.no_partner:
         err_console.print(f"left ready with a work item: {len(result.unwritable)} not writable as X12, "
                           f"{len(result.no_partner)} with no trading partner for their payer")
