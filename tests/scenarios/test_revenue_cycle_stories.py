@@ -132,3 +132,66 @@ def test_a_secondary_claim_after_the_primary_paid(engine: Engine, tmp_path: Path
         secondary = conn.execute(select(claims).where(claims.c.primary_claim_id == primary_id)).one()
     assert secondary.payer_id == "00590" and secondary.filing_order == "S"
     assert secondary.state in {"submitted", "accepted", "paid", "partially paid", "denied", "scrubbed"}
+
+
+def overturned_835(engine: Engine, source_id: str) -> bytes:
+    """The payer's answer to an appeal: it reprocesses the claim and pays it (a later ERA, same claim number)."""
+    import random
+
+    from rcmflow.adapters.store.schema import submissions
+    from rcmflow.formats.x12.parser import parse
+    from rcmflow.formats.x12.ts835_write import write_835_interchange
+    from rcmflow.formats.x12.writing import CountingControlNumbers
+    from rcmflow.formats.x12.writing import Party as Envelope
+    from rcmflow.services.demo_data import PAYERS, _adjudicate, _remittance, build_network
+
+    with engine.connect() as conn:
+        claim_row = conn.execute(select(claims).where(claims.c.source_id == source_id)).one()
+        content = conn.execute(select(submissions.c.content).where(
+            submissions.c.id == claim_row.submission_id)).scalar_one()
+    [batch] = parse(bytes(content), strict=True).of_type("837P")
+    [claim] = [c for c in batch.claims if c.patient_control_number == source_id]
+    acme = next(payer for payer in PAYERS if payer.payer_id == "60054")
+    payment = next(p for p in (_adjudicate(random.Random(seed), claim, acme, 1) for seed in range(200))
+                   if p.status == "1")._replace(payer_claim_control_number=claim_row.payer_claim_number)
+    remittance = _remittance(random.Random(1), acme, build_network(1, 1).batches[0][0], [payment], 77,
+                             VISIT_DAY + timedelta(days=60))._replace(provider_adjustments=())
+    remittance = remittance._replace(payment_amount=payment.paid)
+    return write_835_interchange([remittance], Envelope("60054"), Envelope("VALLEY01"),
+                                 CountingControlNumbers(900)).encode()
+
+
+def test_a_denial_is_appealed_and_the_payer_overturns_it(engine: Engine, tmp_path: Path) -> None:
+    from rcmflow.adapters.store.schema import appeals
+    from rcmflow.services.appeals import draft_appeal, submit_appeal
+
+    office = Office(engine, tmp_path, quiet(denial_rate=1.0, rejection_rate=0.0, reversal_rate=0.0))
+    office.charges(row("VISIT4", code="99214", charge="180.00"))
+    office.submit()
+    office.payer_answers(days=30)
+    assert office.state("VISIT4") == "denied"
+    with engine.connect() as conn:
+        claim_id = conn.execute(select(claims.c.id).where(claims.c.source_id == "VISIT4")).scalar_one()
+        [denial] = conn.execute(select(work_items).where(work_items.c.queue == "denials")).all()
+    assert denial.state == "open"
+
+    # The denial specialist appeals with the visit notes; the packet goes to the payer's folder.
+    with engine.begin() as conn:
+        appeal_id = draft_appeal(conn, claim_id, reason="Visit notes attached: moderate complexity decision making "
+                                 "supports 99214.", actor="user:dana", now=office.clock())
+        submit_appeal(conn, appeal_id, PARTNERS, actor="user:dana", now=office.clock())
+    relay_once(engine, submission_handlers(engine, PARTNERS, tmp_path), worker_id="test")
+    assert (tmp_path / "outbound" / f"appeal-{appeal_id}-level1.json").exists()
+    assert office.state("VISIT4") == "appealed"
+    with engine.connect() as conn:
+        assert conn.execute(select(work_items.c.state).where(work_items.c.id == denial.id)).scalar_one() == "resolved"
+        denial_codes = conn.execute(select(appeals.c.denial_codes)).scalar_one()
+    assert denial_codes and all(code.split("-")[0] in {"CO", "OA", "PI"} for code in denial_codes)
+
+    # The payer reconsiders and pays in a later ERA: the claim is paid and the appeal won.
+    ingest_and_post(engine, overturned_835(engine, "VISIT4"), filename="acme-reprocessed.835", channel="payer",
+                    now=office.clock())
+    process_pending(engine, now=office.clock())
+    assert office.state("VISIT4") in {"paid", "partially paid"}
+    with engine.connect() as conn:
+        assert conn.execute(select(appeals.c.state)).scalar_one() in {"won", "partially won"}

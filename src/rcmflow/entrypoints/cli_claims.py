@@ -302,3 +302,24 @@ def status_request_command(
         path.write_text(text, encoding="ascii")
         console.print(f"wrote {path}")
     console.print(f"{len(ids)} claim(s) asked about")
+
+
+@claims_app.command("appeal")
+def appeal_command(
+    claim_id: Annotated[int, typer.Argument(help="The denied (or partially paid) claim.")],
+    reason: Annotated[str, typer.Option(help="Why the payer should reconsider (the appeal letter's argument).")],
+    actor: AsOpt,
+    submit: Annotated[bool, typer.Option("--submit/--draft-only", help="Send the appeal to the payer now.")] = True,
+) -> None:
+    """Appeal a denial: the claim moves to appealed, its denial item is resolved, the packet goes to the payer."""
+    from rcmflow.adapters.store.schema import utc_now
+    from rcmflow.entrypoints.cli import _engine
+    from rcmflow.services.appeals import draft_appeal, submit_appeal
+    from rcmflow.services.policies import configured_trading_partners
+
+    now = utc_now()
+    with _engine().begin() as conn:
+        appeal_id = draft_appeal(conn, claim_id, reason=reason, actor=_actor(actor), now=now)
+        if submit:
+            submit_appeal(conn, appeal_id, configured_trading_partners(), actor=_actor(actor), now=now)
+    console.print(f"appeal {appeal_id} of claim {claim_id}: {'submitted' if submit else 'drafted'}")

@@ -14,6 +14,7 @@ from datetime import datetime
 from sqlalchemy import Engine, select
 
 from rcmflow.adapters.store.schema import DEFAULT_ORGANISATION, remittances, utc_now
+from rcmflow.services.appeals import settle_appeals
 from rcmflow.services.intake import IngestResult, ingest_file
 from rcmflow.services.posting import PostingResult, post_pending
 from rcmflow.services.reconciliation import ReconciliationResult, reconcile
@@ -47,6 +48,7 @@ def process_pending(
     with engine.begin() as conn:
         secondary = bill_secondary(conn, scrubber=configured_scrubber(), today=now.date(), actor=actor, now=now,
                                    organisation_id=organisation_id)
+        settle_appeals(conn, actor=actor, now=now, organisation_id=organisation_id)
     return ProcessingResult(posting, reconciliation, secondary)
 
 

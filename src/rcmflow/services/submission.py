@@ -187,10 +187,13 @@ def _submit_batch(conn: Connection, partners: TradingPartners, partner: Partner,
 
 
 def submission_handlers(engine: Engine, partners: TradingPartners, data_dir: Path) -> HandlerRegistry:
-    """One drop-folder handler per partner, reading each submission's bytes from the store."""
+    """One drop-folder handler per partner, reading each submission's bytes from the store (or the content a
+    message carries itself)."""
     from rcmflow.adapters.channels.folder import FolderDropHandler
 
     def load(message: OutboxMessageView) -> bytes:
+        if "content" in message.payload:  # a small document carried in the message itself (an appeal packet)
+            return str(message.payload["content"]).encode("utf-8")
         with engine.connect() as conn:
             content = conn.execute(select(submissions.c.content).where(
                 submissions.c.id == int(message.payload["submission_id"]))).scalar_one_or_none()

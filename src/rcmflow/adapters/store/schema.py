@@ -615,6 +615,28 @@ eligibility_responses = Table(
 Index("ix_eligibility_responses_member", eligibility_responses.c.organisation_id, eligibility_responses.c.payer_id,
       eligibility_responses.c.member_id)
 
+APPEAL_STATES: tuple[str, ...] = ("drafted", "submitted", "won", "lost", "partially won", "abandoned")
+
+# An appeal of a denied (or partly denied) claim: drafted by a denial specialist, sent to the payer, and
+# settled when the payer's next answer on the claim arrives (paid: won; denied again: lost).
+appeals = Table(
+    "appeals",
+    metadata,
+    Column("id", BigIntegerPk, primary_key=True, autoincrement=True),
+    Column("organisation_id", String(64), nullable=False, default=DEFAULT_ORGANISATION,
+           server_default=DEFAULT_ORGANISATION),
+    Column("claim_id", BigInteger, ForeignKey("claims.id"), nullable=False),
+    Column("level", Integer, nullable=False),  # 1 first-level reconsideration, 2 second level...
+    Column("state", String(16), nullable=False),
+    Column("reason", Text, nullable=False),
+    Column("denial_codes", Json, nullable=True),  # the CARCs appealed, e.g. ["CO-50"]
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("submitted_at", UtcDateTime, nullable=True),
+    Column("decided_at", UtcDateTime, nullable=True),
+    CheckConstraint(_in("state", APPEAL_STATES), name="state"),
+)
+Index("ix_appeals_claim", appeals.c.claim_id)
+
 # The content of a claim rcmflow built itself (a secondary claim after the primary's 835), which no source
 # document holds: kept as the single-claim 837 it would send, read back with the 837 reader.
 claim_contents = Table(
