@@ -216,6 +216,20 @@ def documents_reprocess(document_id: Annotated[int, typer.Argument(help="Documen
     console.print(f"document {document_id}: {result.status}, {result.error_count} error(s)")
 
 
+@app.command("serve")
+def serve(
+    host: Annotated[str, typer.Option(help="Address to bind (0.0.0.0 for every interface).")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="TCP port.", min=1, max=65535)] = 8000,
+    workers: Annotated[int, typer.Option(help="Worker processes.", min=1, max=64)] = 1,
+) -> None:
+    """Serve the REST API (/v1, /healthz, /readyz) over the configured database."""
+    import uvicorn
+
+    _engine()  # migrate once here, before the workers start
+    uvicorn.run("rcmflow.entrypoints.api.server:app_from_settings", factory=True, host=host, port=port,
+                workers=workers, log_level="warning")
+
+
 @app.command("demo")
 def demo(
     out: Annotated[Path | None, typer.Option(help="Folder for the generated files [default: DATA_DIR/demo].",

@@ -18,8 +18,10 @@ _SUMMARY_COLUMNS = (claims.c.id, claims.c.source_id, claims.c.patient_control_nu
                     claims.c.total_charge, claims.c.state, claims.c.frequency, claims.c.created_at)
 
 
-def list_claims(conn: Connection, *, state: str | None = None, limit: int = 50) -> list[dict[str, Any]]:
-    """Claims newest first, each with the error and warning counts of its latest scrub."""
+def list_claims(conn: Connection, *, state: str | None = None, limit: int = 50, after_id: int | None = None,
+                oldest_first: bool = False) -> list[dict[str, Any]]:
+    """Claims newest first (or oldest first after ``after_id``, for cursor pages), each with the error and
+    warning counts of its latest scrub."""
     latest = (select(scrub_findings.c.claim_id, func.max(scrub_findings.c.scrub_number).label("number"))
               .group_by(scrub_findings.c.claim_id).subquery())
     counts = (select(scrub_findings.c.claim_id,
@@ -30,9 +32,12 @@ def list_claims(conn: Connection, *, state: str | None = None, limit: int = 50) 
               .group_by(scrub_findings.c.claim_id).subquery())
     query = (select(*_SUMMARY_COLUMNS, func.coalesce(counts.c.errors, 0).label("errors"),
                     func.coalesce(counts.c.warnings, 0).label("warnings"))
-             .outerjoin(counts, counts.c.claim_id == claims.c.id).order_by(claims.c.id.desc()).limit(limit))
+             .outerjoin(counts, counts.c.claim_id == claims.c.id)
+             .order_by(claims.c.id if oldest_first else claims.c.id.desc()).limit(limit))
     if state is not None:
         query = query.where(claims.c.state == state)
+    if after_id is not None:
+        query = query.where(claims.c.id > after_id)
     return [{**row._mapping, "total_charge": str(row.total_charge)} for row in conn.execute(query)]
 
 
@@ -43,7 +48,8 @@ def claim_detail(conn: Connection, claim_id: int) -> dict[str, Any]:
                        .where(claims.c.id == claim_id)).one_or_none()
     if row is None:
         raise NotFoundError(kind="claim", key=claim_id)
-    lines = [dict(line._mapping) for line in conn.execute(
+    lines = [{**line._mapping, "charge": str(line.charge), "units": None if line.units is None else str(line.units)}
+             for line in conn.execute(
         select(claim_lines.c.line_number, claim_lines.c.procedure_code, claim_lines.c.modifiers,
                claim_lines.c.revenue_code, claim_lines.c.units, claim_lines.c.charge, claim_lines.c.service_date,
                claim_lines.c.line_item_control_number)

@@ -1,0 +1,65 @@
+"""Response shapes of the API, as the OpenAPI document publishes them. Amounts are decimal strings."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any
+
+from pydantic import BaseModel
+
+
+class ClaimSummary(BaseModel):
+    id: int
+    source_id: str | None
+    patient_control_number: str
+    claim_type: str
+    payer_id: str
+    payer_name: str | None
+    service_from: date | None
+    service_to: date | None
+    total_charge: str
+    state: str
+    frequency: str
+    created_at: datetime
+    errors: int
+    warnings: int
+
+
+class ClaimPage(BaseModel):
+    items: list[ClaimSummary]
+    next_cursor: str | None
+
+
+class ClaimDetail(BaseModel):
+    claim: dict[str, Any]
+    lines: list[dict[str, Any]]
+    findings: list[dict[str, Any]]
+    events: list[dict[str, Any]]
+
+
+class WorkItemOut(BaseModel):
+    id: int
+    queue: str
+    item_type: str
+    state: str
+    priority: int
+    owner: str | None
+    role: str | None
+    object_type: str
+    object_id: str
+    title: str
+    created_at: datetime
+    due_at: datetime | None
+    escalation_level: int
+
+
+class WorkItemPage(BaseModel):
+    items: list[WorkItemOut]
+    next_cursor: str | None
+
+
+class Health(BaseModel):
+    status: str
+    database: str | None = None
+    schema_revision: str | None = None
+    expected_revision: str | None = None

@@ -1,0 +1,96 @@
+"""The REST API over a real database: claims and work items with cursor pages, problem documents for every
+error, readiness, and the committed OpenAPI document kept equal to the generated one."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import Engine
+
+from rcmflow.entrypoints.api.app import create_app
+from rcmflow.entrypoints.api.openapi import render
+from rcmflow.services.intake import ingest_file
+from tests.entrypoints.test_cli_claims import CHARGES
+
+OPENAPI = Path(__file__).parents[3] / "docs" / "openapi.json"
+
+
+@pytest.fixture
+def client(engine: Engine) -> TestClient:
+    with engine.begin() as conn:
+        ingest_file(conn, CHARGES.encode(), filename="charges.csv", channel="test",
+                    now=datetime(2026, 3, 20, 18, tzinfo=UTC))
+    return TestClient(create_app(engine), raise_server_exceptions=False)
+
+
+def test_claims_are_listed_in_cursor_pages_without_gaps_or_repeats(client: TestClient) -> None:
+    first = client.get("/v1/claims", params={"limit": 3}).json()
+    assert len(first["items"]) == 3 and first["next_cursor"]
+    second = client.get("/v1/claims", params={"limit": 3, "cursor": first["next_cursor"]}).json()
+    ids = [item["id"] for item in first["items"] + second["items"]]
+    assert ids == sorted(ids) and len(ids) == len(set(ids)) == 4 and second["next_cursor"] is None
+    assert {item["state"] for item in first["items"] + second["items"]} == {"ready", "scrubbed"}
+    assert all(isinstance(item["total_charge"], str) for item in first["items"])  # money as decimal strings
+    held = client.get("/v1/claims", params={"state": "scrubbed"}).json()["items"]
+    assert all(item["state"] == "scrubbed" for item in held) and held
+
+
+def test_one_claim_has_its_lines_findings_and_timeline(client: TestClient) -> None:
+    held = client.get("/v1/claims", params={"state": "scrubbed"}).json()["items"]
+    v2 = next(item for item in held if item["source_id"] == "V2")
+    detail = client.get(f"/v1/claims/{v2['id']}").json()
+    assert {finding["rule"] for finding in detail["findings"]} == {"icd10-not-billable", "billing-npi-invalid"}
+    assert [event["to_state"] for event in detail["events"]] == ["registered", "coded", "scrubbed"]
+    assert detail["lines"][0]["charge"] == "180.00"
+
+
+def test_work_items_filter_and_page(client: TestClient) -> None:
+    body = client.get("/v1/work-items", params={"queue": "coding_review"}).json()
+    assert [item["item_type"] for item in body["items"]] == ["claim held by scrubber"]
+    every = client.get("/v1/work-items", params={"limit": 1}).json()
+    assert len(every["items"]) == 1 and every["next_cursor"]
+
+
+@pytest.mark.parametrize(("path", "status", "code"), [
+    ("/v1/claims/999999", 404, "not_found"),
+    ("/v1/claims?limit=0", 422, "invalid_request"),
+    ("/v1/claims?cursor=not-ours", 422, "input"),
+    ("/v1/work-items?state=sleeping", 422, "input"),
+    ("/v1/nothing-here", 404, "not_found"),
+])
+def test_errors_are_problem_documents(client: TestClient, path: str, status: int, code: str) -> None:
+    response = client.get(path)
+    assert response.status_code == status
+    assert response.headers["content-type"] == "application/problem+json"
+    body = response.json()
+    assert body["status"] == status and body["code"] == code and body["type"].endswith(code)
+    assert body["instance"] == path.split("?")[0] and body["detail"]
+
+
+def test_health_and_readiness(client: TestClient) -> None:
+    assert client.get("/healthz").json() == {"status": "ok", "database": None, "schema_revision": None,
+                                             "expected_revision": None}
+    ready = client.get("/readyz")
+    assert ready.status_code == 200 and ready.json()["schema_revision"] == ready.json()["expected_revision"]
+
+
+def test_readiness_fails_on_an_unmigrated_database(tmp_path: Path) -> None:
+    from sqlalchemy import create_engine
+
+    bare = TestClient(create_app(create_engine(f"sqlite:///{tmp_path / 'bare.db'}")))
+    response = bare.get("/readyz")
+    assert response.status_code == 503 and response.json()["schema_revision"] is None
+
+
+def test_the_summary_is_the_cli_summary(client: TestClient) -> None:
+    body = client.get("/v1/reports/summary").json()
+    assert body["claims"] == 4 and body["ledger"]["balanced"] is True
+
+
+def test_the_committed_openapi_document_is_the_generated_one() -> None:
+    assert json.loads(OPENAPI.read_text()) == json.loads(render()), (
+        "the API changed: review it, then run python -m rcmflow.entrypoints.api.openapi > docs/openapi.json")
