@@ -216,6 +216,24 @@ def documents_reprocess(document_id: Annotated[int, typer.Argument(help="Documen
     console.print(f"document {document_id}: {result.status}, {result.error_count} error(s)")
 
 
+audit_app = typer.Typer(help="The tamper-evident audit trail.", no_args_is_help=True)
+app.add_typer(audit_app, name="audit")
+
+
+@audit_app.command("verify")
+def audit_verify() -> None:
+    """Check the audit chain; exit 1 naming the first broken link when any row was altered or removed."""
+    from rcmflow.services.audit import verify_chain
+
+    with _engine().connect() as conn:
+        check = verify_chain(conn)
+    if check.intact:
+        console.print(f"audit chain intact: {check.rows} row(s)")
+        return
+    err_console.print(f"[red]audit chain broken[/red] at row {check.broken_at}: {check.reason}", highlight=False)
+    raise typer.Exit(1)
+
+
 @app.command("serve")
 def serve(
     host: Annotated[str, typer.Option(help="Address to bind (0.0.0.0 for every interface).")] = "127.0.0.1",

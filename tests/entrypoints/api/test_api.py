@@ -94,3 +94,18 @@ def test_the_summary_is_the_cli_summary(client: TestClient) -> None:
 def test_the_committed_openapi_document_is_the_generated_one() -> None:
     assert json.loads(OPENAPI.read_text()) == json.loads(render()), (
         "the API changed: review it, then run python -m rcmflow.entrypoints.api.openapi > docs/openapi.json")
+
+
+def test_reading_a_claim_is_audited_and_the_chain_holds(client: TestClient, engine: Engine) -> None:
+    from sqlalchemy import select
+
+    from rcmflow.adapters.store.schema import audit_log
+    from rcmflow.services.audit import verify_chain
+
+    claim_id = client.get("/v1/claims").json()["items"][0]["id"]
+    client.get(f"/v1/claims/{claim_id}", headers={"X-Request-ID": "req-77"})
+    client.get("/v1/claims/999999")  # nothing read, nothing recorded
+    with engine.connect() as conn:
+        rows = conn.execute(select(audit_log)).all()
+        assert verify_chain(conn).intact
+    assert [(row.action, row.object_id, row.request_id) for row in rows] == [("read claim", str(claim_id), "req-77")]

@@ -615,6 +615,28 @@ eligibility_responses = Table(
 Index("ix_eligibility_responses_member", eligibility_responses.c.organisation_id, eligibility_responses.c.payer_id,
       eligibility_responses.c.member_id)
 
+# Append-only audit trail of writes and reads of protected health information, chained by hash: each row's
+# hash covers its content and the previous row's hash, so altering or removing any row breaks the chain from
+# there on (``rcmflow audit verify``).
+audit_log = Table(
+    "audit_log",
+    metadata,
+    Column("id", BigIntegerPk, primary_key=True, autoincrement=True),
+    Column("organisation_id", String(64), nullable=False, default=DEFAULT_ORGANISATION,
+           server_default=DEFAULT_ORGANISATION),
+    Column("occurred_at", UtcDateTime, nullable=False),
+    Column("actor", String(128), nullable=False),
+    Column("action", String(64), nullable=False),  # "read claim", "resolve work item", ...
+    Column("object_type", String(64), nullable=False),
+    Column("object_id", String(128), nullable=False),
+    Column("source", String(128), nullable=True),  # where the request came from (client address)
+    Column("request_id", String(64), nullable=True),
+    Column("before_digest", CHAR(64), nullable=True),  # SHA-256 of the object before a write
+    Column("after_digest", CHAR(64), nullable=True),
+    Column("previous_hash", CHAR(64), nullable=False),
+    Column("row_hash", CHAR(64), nullable=False),
+)
+
 APPEAL_STATES: tuple[str, ...] = ("drafted", "submitted", "won", "lost", "partially won", "abandoned")
 
 # An appeal of a denied (or partly denied) claim: drafted by a denial specialist, sent to the payer, and

@@ -38,11 +38,20 @@ def list_claims_route(conn: Conn, state: Annotated[str | None, Query(max_length=
 
 
 @router.get("/claims/{claim_id}", response_model=ClaimDetail, tags=["claims"])
-def claim_route(conn: Conn, claim_id: int) -> dict[str, Any]:
-    """One claim: its lines, its latest scrub findings (rule@version, inputs) and its timeline."""
+def claim_route(request: Request, claim_id: int) -> dict[str, Any]:
+    """One claim: its lines, its latest scrub findings (rule@version, inputs) and its timeline. A read of
+    protected health information: it is recorded in the audit trail."""
+    from rcmflow.adapters.store.schema import utc_now
+    from rcmflow.services.audit import AuditEntry, append_audit
     from rcmflow.services.claim_views import claim_detail
 
-    return claim_detail(conn, claim_id)
+    with request.app.state.engine.begin() as conn:
+        detail = claim_detail(conn, claim_id)
+        append_audit(conn, [AuditEntry(
+            "anonymous", "read claim", "claim", str(claim_id), utc_now(),
+            source=request.client.host if request.client else None,
+            request_id=(request.headers.get("x-request-id") or "")[:64] or None)])
+    return detail
 
 
 @router.get("/work-items", response_model=WorkItemPage, tags=["work items"])
