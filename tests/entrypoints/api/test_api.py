@@ -109,3 +109,13 @@ def test_reading_a_claim_is_audited_and_the_chain_holds(client: TestClient, engi
         rows = conn.execute(select(audit_log)).all()
         assert verify_chain(conn).intact
     assert [(row.action, row.object_id, row.request_id) for row in rows] == [("read claim", str(claim_id), "req-77")]
+
+
+def test_metrics_report_latency_by_route_and_the_work_in_the_queues(client: TestClient) -> None:
+    claim_id = client.get("/v1/claims").json()["items"][0]["id"]
+    client.get(f"/v1/claims/{claim_id}")
+    text = client.get("/metrics").text
+    assert 'rcmflow_http_request_duration_seconds_count{method="GET",route="/v1/claims/{claim_id}",status="200"} 1.0' \
+        in text
+    assert 'rcmflow_work_items_open{queue="coding_review"} 1.0' in text
+    assert "rcmflow_claim_payments_posted 0.0" in text

@@ -10,6 +10,7 @@ from fastapi import FastAPI
 from fastapi.responses import JSONResponse
 from sqlalchemy import Engine, text
 
+from rcmflow.entrypoints.api.metrics import install_metrics
 from rcmflow.entrypoints.api.problems import install_problem_handlers
 from rcmflow.entrypoints.api.routes import router
 from rcmflow.entrypoints.api.schemas import Health
@@ -28,6 +29,7 @@ def create_app(engine: Engine) -> FastAPI:
                   description="Healthcare revenue-cycle orchestration: claims, remittances, work queues.")
     app.state.engine = engine
     install_problem_handlers(app)
+    install_metrics(app, engine)
     app.include_router(router)
 
     @app.get("/healthz", response_model=Health, tags=["operations"])
