@@ -119,3 +119,15 @@ def test_metrics_report_latency_by_route_and_the_work_in_the_queues(client: Test
         in text
     assert 'rcmflow_work_items_open{queue="coding_review"} 1.0' in text
     assert "rcmflow_claim_payments_posted 0.0" in text
+
+
+def test_the_api_docs_load_every_asset_from_the_server_itself(client: TestClient) -> None:
+    import re
+
+    page = client.get("/docs")
+    assert page.status_code == 200
+    assets = re.findall(r"""(?:src|href)=['"]([^'"]+)['"]""", page.text) + re.findall(r"url: '([^']+)'", page.text)
+    assert assets and all(asset.startswith("/") for asset in assets), assets  # no CDN, no other host
+    for asset in assets:
+        assert client.get(asset).status_code == 200, asset
+    assert client.get("/redoc").status_code == 404  # ReDoc would come from a CDN: it is off

@@ -10,6 +10,7 @@ from fastapi import FastAPI
 from fastapi.responses import JSONResponse
 from sqlalchemy import Engine, text
 
+from rcmflow.entrypoints.api.docs import install_local_docs
 from rcmflow.entrypoints.api.metrics import install_metrics
 from rcmflow.entrypoints.api.problems import install_problem_handlers
 from rcmflow.entrypoints.api.routes import router
@@ -25,8 +26,11 @@ def create_app(engine: Engine) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         yield
 
-    app = FastAPI(title="rcmflow", version=API_VERSION, lifespan=lifespan,
+    # FastAPI's own /docs and /redoc pages load Swagger UI and ReDoc from a CDN, which closed hospital networks
+    # cannot reach: they are off, and /docs serves Swagger UI from the swagger-ui-bundle package instead.
+    app = FastAPI(title="rcmflow", version=API_VERSION, lifespan=lifespan, docs_url=None, redoc_url=None,
                   description="Healthcare revenue-cycle orchestration: claims, remittances, work queues.")
+    install_local_docs(app)
     app.state.engine = engine
     install_problem_handlers(app)
     install_metrics(app, engine)
