@@ -12,7 +12,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, StringConstraints, 
 
 from rcmflow.domain.identifiers import is_valid_npi
 from rcmflow.domain.parties import Address
-from rcmflow.domain.strict_yaml import load_strict
+from rcmflow.domain.strict_yaml import load_strict, quoted
 from rcmflow.errors import ConfigurationError
 from rcmflow.formats.hl7_dft import HL7BillingProvider
 
@@ -20,9 +20,7 @@ _MODEL = ConfigDict(frozen=True, extra="forbid")
 
 
 def _text(value: Any) -> Any:
-    if isinstance(value, bool) or isinstance(value, int | float):
-        raise ValueError(f"quote ids and codes ({value!r} reads as a number and loses leading zeros)")
-    return value
+    return quoted(value, "ids and codes")
 
 
 Text = Annotated[str, BeforeValidator(_text), StringConstraints(strip_whitespace=True, min_length=1, max_length=60)]

@@ -29,7 +29,7 @@ from typing import Annotated, Any
 import yaml
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints, ValidationError, field_validator
 
-from rcmflow.domain.strict_yaml import load_strict
+from rcmflow.domain.strict_yaml import load_strict, quoted
 from rcmflow.errors import ConfigurationError
 
 DEFAULT_PACKAGE = "rcmflow.config"
@@ -40,9 +40,7 @@ Code = Annotated[str, StringConstraints(pattern=r"^[A-Z0-9]{4,7}(-[A-Z0-9]{4,7})
 
 
 def _text(value: Any) -> Any:
-    if isinstance(value, bool) or isinstance(value, int | float):
-        raise ValueError(f"quote codes and ids ({value!r} reads as a number and loses leading zeros)")
-    return value
+    return quoted(value, "codes and ids")
 
 
 Text = Annotated[str, BeforeValidator(_text), StringConstraints(strip_whitespace=True, min_length=1, max_length=64)]

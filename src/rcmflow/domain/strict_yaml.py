@@ -32,3 +32,11 @@ StrictLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _ma
 def load_strict(text: str) -> Any:
     """Parse YAML text; ``yaml.YAMLError`` (with its line) on bad YAML or a duplicate key."""
     return yaml.load(text, Loader=StrictLoader)  # noqa: S506 - a SafeLoader subclass
+
+
+def quoted(value: Any, what: str = "codes and ids") -> Any:
+    """Pydantic before-validator for codes and identifiers: an unquoted YAML number (a payer id 00590, a
+    ZIP code) has already lost its leading zeros, so it is refused rather than guessed back."""
+    if isinstance(value, bool) or isinstance(value, int | float):
+        raise ValueError(f"quote {what} ({value!r} reads as a number and loses leading zeros)")
+    return value

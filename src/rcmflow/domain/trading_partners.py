@@ -30,7 +30,7 @@ from typing import Annotated, Any, Literal
 import yaml
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints, ValidationError, model_validator
 
-from rcmflow.domain.strict_yaml import load_strict
+from rcmflow.domain.strict_yaml import load_strict, quoted
 from rcmflow.errors import ConfigurationError
 
 DEFAULT_PACKAGE = "rcmflow.config"
@@ -41,9 +41,7 @@ _MODEL = ConfigDict(frozen=True, extra="forbid")
 
 
 def _text(value: Any) -> Any:
-    if isinstance(value, bool) or isinstance(value, int | float):
-        raise ValueError(f"quote ids and numbers ({value!r} reads as a number and loses leading zeros)")
-    return value
+    return quoted(value, "ids and numbers")
 
 
 # X12 identifiers: no delimiter characters, within ISA06/ISA08's 15 characters.

@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
+from typing import TypeVar
 
 from sqlalchemy import Connection
 
@@ -26,6 +27,7 @@ from rcmflow.formats.x12.writing import Party as InterchangeParty
 from rcmflow.formats.x12.writing import WriteError
 
 IMPLEMENTATIONS = {"P": "005010X222A1", "I": "005010X223A2"}
+K = TypeVar("K")
 
 
 @dataclass
@@ -39,6 +41,22 @@ class ExportResult:
     other_type: list[str] = field(default_factory=list)
     line_count: int = 0
     total_charge: Decimal = ZERO
+
+
+def split_writable(header: ClaimBatch, chosen: Sequence[tuple[K, Claim]]) -> tuple[list[tuple[K, Claim]],
+                                                                                  dict[K, str]]:
+    """The claims the writer accepts, and why each other one was refused. A value holding a delimiter (a name
+    with "*" from an EHR) would make the writer refuse a whole file: each claim is tried alone first, so one
+    bad value never blocks the rest."""
+    writable, refused = [], {}
+    for key, claim in chosen:
+        try:
+            write_837(header._replace(claims=(claim,)))
+        except WriteError as exc:
+            refused[key] = str(exc)
+        else:
+            writable.append((key, claim))
+    return writable, refused
 
 
 def _order(claim: Claim) -> tuple[str, str, str]:
@@ -75,20 +93,11 @@ def export_clean_claims(conn: Connection, sources: Sequence[SourceClaim], result
               contacts=(Contact("IC", submitter_name, (("TE", contact_phone),)),)),
         Party("40", receiver_id, entity_type="2", id_qualifier="46", id=receiver_id),
     )
-    # A value holding a delimiter (a name with "*" from an EHR) would make the writer refuse the whole file:
-    # each claim is tried alone first, and one that cannot be written is left out with the reason.
-    writable = []
-    for source_id, claim in zip(list(outcome.claims), chosen, strict=True):
-        try:
-            write_837(header._replace(claims=(claim,)))
-        except WriteError as exc:
-            outcome.claims.remove(source_id)
-            outcome.unwritable[source_id] = str(exc)
-        else:
-            writable.append(claim)
-    if not writable:
+    accepted, outcome.unwritable = split_writable(header, list(zip(outcome.claims, chosen, strict=True)))
+    outcome.claims = [source_id for source_id, _ in accepted]
+    if not accepted:
         return outcome
-    batch = header._replace(claims=tuple(sorted(writable, key=_order)))
+    batch = header._replace(claims=tuple(sorted((claim for _, claim in accepted), key=_order)))
     numbers = StoredControlNumbers(conn, sender)
     outcome.text = write_837_interchange([batch], InterchangeParty(sender), InterchangeParty(receiver_id), numbers,
                                          created=now)

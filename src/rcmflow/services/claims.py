@@ -25,6 +25,7 @@ from rcmflow.adapters.store.schema import DEFAULT_ORGANISATION, claim_lines, cla
 from rcmflow.adapters.store.sql import analyze_after_bulk_load, bulk_insert
 from rcmflow.domain.claim import Claim, ClaimBatch
 from rcmflow.domain.ledger import JournalEntryDraft, credit, debit
+from rcmflow.domain.scrub_facts import service_period
 from rcmflow.services.events import Event, append_events
 from rcmflow.services.ledger import in_chunks, post_entries
 from rcmflow.services.transitions import StateTable, register_state_table
@@ -62,15 +63,6 @@ def claim_digest(claim: Claim) -> str:
     """SHA-256 of the claim's content (NamedTuples render as JSON arrays in field order)."""
     text = json.dumps(claim, default=_canonical, separators=(",", ":"), ensure_ascii=False)
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
-
-
-def _service_period(claim: Claim) -> tuple[date | None, date | None]:
-    statement = claim.date("434")
-    if statement is not None:
-        return statement.value, statement.end or statement.value
-    days = [item.value for line in claim.service_lines for item in line.dates if item.qualifier == "472"]
-    ends = [item.end or item.value for line in claim.service_lines for item in line.dates if item.qualifier == "472"]
-    return (min(days), max(ends)) if days else (None, None)
 
 
 def store_claims(
@@ -125,7 +117,7 @@ def store_claims(
 def claim_row(claim: Claim, digest: str, *, document_id: int | None, state: str, now: datetime,
               organisation_id: str = DEFAULT_ORGANISATION) -> dict[str, Any]:
     """The claims row of one canonical claim."""
-    start, end = _service_period(claim)
+    start, end = service_period(claim)
     return {
         "organisation_id": organisation_id, "facility_id": (claim.billing_provider.id or None),
         "payer_id": claim_payer_key(claim), "payer_name": claim.payer.name or None, "document_id": document_id,

@@ -31,10 +31,10 @@ from rcmflow.domain.money import ZERO
 from rcmflow.domain.parties import Contact, Party
 from rcmflow.domain.scrub_facts import service_period
 from rcmflow.domain.trading_partners import Partner, TradingPartners
-from rcmflow.formats.x12.ts837_write import write_837, write_837_interchange
+from rcmflow.formats.x12.ts837_write import write_837_interchange
 from rcmflow.formats.x12.writing import Party as InterchangeParty
-from rcmflow.formats.x12.writing import WriteError
 from rcmflow.services.charge_claims import load_source_claims
+from rcmflow.services.claim_export import IMPLEMENTATIONS, split_writable
 from rcmflow.services.claims import CLAIM_OBJECT, charge_entry
 from rcmflow.services.delivery import HandlerRegistry, OutboxMessageView, PermanentDeliveryError
 from rcmflow.services.ledger import post_entries
@@ -43,7 +43,6 @@ from rcmflow.services.transitions import transition_many
 from rcmflow.services.work_items import WorkItemSpec, open_items
 
 ACTIVITY_SUBMIT = "submit claim"
-IMPLEMENTATIONS = {"P": "005010X222A1", "I": "005010X223A2"}
 SUFFIX = {"P": "837p", "I": "837i"}
 
 
@@ -88,21 +87,6 @@ def batch_header(partners: TradingPartners, partner: Partner, claim_type: str, n
               contacts=(Contact("IC", submitter.contact, (("TE", submitter.phone),)),)),
         Party("40", partner.name.upper(), entity_type="2", id_qualifier="46", id=partner.receiver.id),
     )
-
-
-def split_writable(header: ClaimBatch, chosen: Sequence[tuple[int, Claim]]) -> tuple[list[tuple[int, Claim]],
-                                                                                   dict[int, str]]:
-    """The claims the writer accepts, and why each other one was refused (tried alone, so one bad value never
-    blocks the batch)."""
-    writable, refused = [], {}
-    for claim_id, claim in chosen:
-        try:
-            write_837(header._replace(claims=(claim,)))
-        except WriteError as exc:
-            refused[claim_id] = str(exc)
-        else:
-            writable.append((claim_id, claim))
-    return writable, refused
 
 
 def submit_ready_claims(conn: Connection, partners: TradingPartners, *, actor: str, now: datetime,
