@@ -309,3 +309,20 @@ def test_relay_delivers_a_batch_concurrently(engine: Engine, erp: HandlerRegistr
     with engine.connect() as conn:
         assert conn.execute(select(func.count()).select_from(outbox).where(outbox.c.status == "delivered")
                             ).scalar_one() == 250
+
+
+def test_a_relay_restarted_under_its_own_id_finishes_what_it_left_in_flight(engine) -> None:
+    from sqlalchemy import select
+
+    from rcmflow.adapters.store.schema import outbox
+    from rcmflow.services.outbox import OutboxMessage, enqueue, release_own_leases
+
+    with engine.begin() as conn:
+        enqueue(conn, [OutboxMessage("files", {"n": 1}, "k1"), OutboxMessage("files", {"n": 2}, "k2")])
+        first, second = conn.execute(select(outbox.c.id).order_by(outbox.c.id)).scalars().all()
+        # Killed mid-delivery: one message in flight under "demo", one under another relay.
+        conn.execute(outbox.update().where(outbox.c.id == first).values(status="in_flight", locked_by="demo"))
+        conn.execute(outbox.update().where(outbox.c.id == second).values(status="in_flight", locked_by="host:42"))
+        assert release_own_leases(conn, "demo") == 1
+        states = dict(conn.execute(select(outbox.c.id, outbox.c.status)).all())
+    assert states == {first: "pending", second: "in_flight"}

@@ -39,7 +39,7 @@ from rcmflow.services.charge_claims import release_claim
 from rcmflow.services.destinations import configured_handlers
 from rcmflow.services.hl7_intake import acknowledge_message
 from rcmflow.services.intake import ingest_file
-from rcmflow.services.outbox import relay_once
+from rcmflow.services.outbox import relay_once, release_own_leases
 from rcmflow.services.policies import configured_trading_partners
 from rcmflow.services.processing import ingest_and_post, process_pending
 from rcmflow.services.scrubbing import configured_scrubber
@@ -48,6 +48,7 @@ from rcmflow.settings import get_settings
 
 START = date(2026, 3, 2)  # a Monday: the simulated network's first day
 ACTOR = "system:demo"
+RELAY_ID = "demo"  # the demo's one relay: a killed run's deliveries in flight are its own to finish
 RUNOUT_DAYS = 45  # after the last day of visits, payers keep paying until nothing is left with them
 
 
@@ -148,7 +149,7 @@ def simulate_day(engine: Engine, network: Network, day: date, per_day: int, out:
     totals.submissions += len(submitted.submissions)
     handlers = configured_handlers(engine, settings)
     try:
-        relay_once(engine, handlers, worker_id="demo", batch=10_000)
+        relay_once(engine, handlers, worker_id=RELAY_ID, batch=10_000)
     finally:
         handlers.close()
     progress.advance(task)
@@ -176,6 +177,8 @@ def run_network(console: Console, engine: Engine, out: Path, *, claims_total: in
     # A run killed and started again carries on with the day it was in (redone whole: every step is
     # idempotent); replaying earlier days would submit later days' claims with an earlier day's clock.
     resume = _day_in_progress(engine)
+    with engine.begin() as conn:  # files a killed run was delivering go out now, not after their lease
+        release_own_leases(conn, RELAY_ID)
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
     with Progress(*columns, console=console, transient=False) as progress:
         task = progress.add_task("simulating", total=days * 3)

@@ -283,6 +283,16 @@ def relay_once(engine: Engine, handlers: HandlerRegistry, *, worker_id: str, bat
         return relay.run_once(now)
 
 
+def release_own_leases(conn: Connection, worker_id: str, *, now: datetime | None = None) -> int:
+    """Messages a previous incarnation of this relay left in flight (it was killed mid-delivery), due again now
+    instead of when their lease runs out. Only for a relay whose id is its own across restarts (a single
+    process such as the demo); relays with per-process ids wait for the lease, as they must. Returns how
+    many were released."""
+    when = now or utc_now()
+    return conn.execute(update(outbox).where(outbox.c.locked_by == worker_id, outbox.c.status == "in_flight")
+                        .values(status="pending", next_attempt_at=when, locked_by=None, lease_until=None)).rowcount
+
+
 def replay(conn: Connection, *, ids: Sequence[int] | None = None, destination: str | None = None,
            dead_only: bool = True, actor: str, now: datetime | None = None) -> list[int]:
     """Send dead (or, with ``dead_only=False``, also failed) messages again: back to pending, attempts reset.
