@@ -14,6 +14,7 @@ from sqlalchemy import (
     CHAR,
     JSON,
     BigInteger,
+    Boolean,
     CheckConstraint,
     Column,
     Date,
@@ -31,6 +32,7 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    true,
 )
 from sqlalchemy.dialects.postgresql import JSONB
 
@@ -889,3 +891,81 @@ deposit_matches = Table(
     UniqueConstraint("deposit_id", "remittance_id"),
 )
 Index("ix_deposit_matches_remittance", deposit_matches.c.remittance_id)
+
+# Who may call the API: systems (OAuth2 client credentials) and people (username and password). Secrets are
+# argon2 hashes; a principal sees the facilities listed (none listed: every facility of its organisation).
+PRINCIPAL_KINDS: tuple[str, ...] = ("client", "user")
+
+principals = Table(
+    "principals",
+    metadata,
+    Column("id", String(64), primary_key=True),  # the client_id, or "user:<username>"
+    Column("organisation_id", String(64), nullable=False, default=DEFAULT_ORGANISATION,
+           server_default=DEFAULT_ORGANISATION),
+    Column("kind", String(8), nullable=False),
+    Column("name", String(128), nullable=False),  # the client's name, the user's username
+    Column("roles", Json, nullable=False),  # ["biller", ...]
+    Column("facilities", Json, nullable=False),  # [] = every facility
+    Column("secret_hash", String(255), nullable=False),
+    Column("active", Boolean, nullable=False, default=True, server_default=true()),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("created_by", String(128), nullable=False),
+    UniqueConstraint("organisation_id", "kind", "name"),
+    CheckConstraint(_in("kind", PRINCIPAL_KINDS), name="kind"),
+)
+
+# Keys that sign access tokens (Ed25519). The newest active key signs; older ones still verify the tokens
+# they signed until retired, so rotating never logs anyone out.
+signing_keys = Table(
+    "signing_keys",
+    metadata,
+    Column("kid", String(64), primary_key=True),
+    Column("algorithm", String(16), nullable=False),
+    Column("private_key", LargeBinary, nullable=False),  # PKCS#8 PEM
+    Column("public_key", LargeBinary, nullable=False),  # SubjectPublicKeyInfo PEM
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("retired_at", UtcDateTime, nullable=True),  # no longer verifies anything
+)
+
+# Web sessions of people: the cookie carries a random token, the table only its SHA-256.
+sessions = Table(
+    "sessions",
+    metadata,
+    Column("token_hash", CHAR(64), primary_key=True),
+    Column("principal_id", String(64), ForeignKey("principals.id"), nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("expires_at", UtcDateTime, nullable=False),
+    Column("revoked_at", UtcDateTime, nullable=True),
+)
+
+# The first response to each Idempotency-Key of a principal: a repeat of the same request gets it again; the
+# same key on a different request is refused.
+idempotency_keys = Table(
+    "idempotency_keys",
+    metadata,
+    Column("principal_id", String(64), primary_key=True),
+    Column("key", String(255), primary_key=True),
+    Column("request_digest", CHAR(64), nullable=False),  # method, path and body
+    Column("status_code", Integer, nullable=False),
+    Column("content_type", String(128), nullable=True),
+    Column("body", LargeBinary, nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+)
+
+# Webhook subscriptions: a receiver's URL, the event types it wants, and the secret its payloads are signed
+# with (HMAC-SHA256 over timestamp and body). Deliveries go through the outbox, one destination per subscription.
+webhook_subscriptions = Table(
+    "webhook_subscriptions",
+    metadata,
+    Column("id", BigIntegerPk, primary_key=True, autoincrement=True),
+    Column("organisation_id", String(64), nullable=False, default=DEFAULT_ORGANISATION,
+           server_default=DEFAULT_ORGANISATION),
+    Column("url", String(2048), nullable=False),
+    Column("event_types", Json, nullable=False),  # ["claim.denied", ...]; ["*"] for every type
+    Column("secret", String(128), nullable=False),
+    Column("active", Boolean, nullable=False, default=True, server_default=true()),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("created_by", String(128), nullable=False),
+    # Events up to this event_log id have been turned into deliveries (the subscription's read position).
+    Column("last_event_id", BigInteger, nullable=False, default=0, server_default="0"),
+)
