@@ -18,6 +18,8 @@ from sqlalchemy import Engine, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.pool import NullPool
 
+from rcmflow.adapters.crypto import reset_keyring
+from rcmflow.adapters.crypto.keyfile import generate_keyring, render_keyring
 from rcmflow.adapters.store.engine import create_engine_for, dispose_engines
 from rcmflow.adapters.store.migrate import ensure_schema
 from rcmflow.adapters.store.schema import metadata
@@ -45,6 +47,19 @@ def _postgres_schema(base_url: str) -> Iterator[str]:
         with admin.begin() as conn:
             conn.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
         admin.dispose()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _phi_keys() -> Iterator[None]:
+    """One throw-away PHI keyring for the session, inline in the environment (subprocesses inherit it), so no
+    test writes a key file into the working directory; key-file tests set their own."""
+    previous = os.environ.get("RCMFLOW_PHI_KEYS")
+    os.environ["RCMFLOW_PHI_KEYS"] = render_keyring(generate_keyring())
+    yield
+    if previous is None:
+        os.environ.pop("RCMFLOW_PHI_KEYS", None)
+    else:
+        os.environ["RCMFLOW_PHI_KEYS"] = previous
 
 
 @pytest.fixture(scope="session")
@@ -98,4 +113,5 @@ def _isolate_process_state(request: pytest.FixtureRequest) -> Iterator[None]:
     yield
     # Cached settings and engines would otherwise leak from one test into the next.
     reset_settings()
+    reset_keyring()
     dispose_engines()

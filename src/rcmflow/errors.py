@@ -10,6 +10,8 @@ Every error carries a stable ``code`` (for programs, logs and the API) and an ``
     ├── InputError                a user or partner sent something we cannot accept
     │   └── X12Error              located X12 problems (see rcmflow.formats.x12.issues)
     ├── NotFoundError             an object that was asked for does not exist
+    ├── UnauthenticatedError      no acceptable credentials (API 401)
+    ├── ForbiddenError            the principal may not do this; carries a reason code (API 403)
     └── DomainRuleError           a business rule refused an operation
         └── UnbalancedError       money that must balance does not
 """
@@ -79,3 +81,21 @@ class DomainRuleError(RcmflowError):
 
 class UnbalancedError(DomainRuleError):
     code = "unbalanced"
+
+
+class UnauthenticatedError(RcmflowError):
+    """No credentials, or credentials that cannot be accepted (expired, revoked, malformed)."""
+
+    code = "unauthenticated"
+    http_status = 401
+
+
+class ForbiddenError(RcmflowError):
+    """An authenticated principal may not do this; ``reason`` is a stable code saying why."""
+
+    code = "forbidden"
+    http_status = 403
+
+    def __init__(self, message: str, *, reason: str) -> None:
+        super().__init__(message)
+        self.reason = reason

@@ -6,11 +6,12 @@ a misconfigured process stops before it touches any data.
 
 from __future__ import annotations
 
+from datetime import timedelta
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field, ValidationError, field_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict, SettingsError
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
@@ -76,6 +77,8 @@ class Settings(BaseSettings):
     database_url: str = Field(default_factory=_default_database_url)
     data_dir: Path = Field(default_factory=_default_data_dir)
     log_level: LogLevel = "INFO"
+    # "console" for people at a terminal, "json" (one object per line) for log collectors; PHI is redacted in both.
+    log_format: Literal["console", "json"] = "console"
     # Outbox destination -> webhook URL the relay posts to, as JSON in RCMFLOW_OUTBOX_WEBHOOKS. A destination
     # with no URL gets no handler: its messages wait, pending, until one is configured.
     outbox_webhooks: dict[str, str] = Field(default_factory=dict)
@@ -102,6 +105,18 @@ class Settings(BaseSettings):
     trading_partners: Path | None = None
     # HL7 v2 charge feeds: the billing provider of each sending facility (YAML; None: the shipped file).
     hl7_facilities: Path | None = None
+    # The REST API: access token lifetime (seconds or ISO 8601), requests per second per caller and the burst
+    # above it (per server process), the largest request body, and the browser origins allowed to call it
+    # cross-site (none: CORS off).
+    api_token_ttl: timedelta = Field(default=timedelta(minutes=15), gt=timedelta(0), le=timedelta(hours=24))
+    api_rate_limit: float = Field(default=50.0, gt=0)
+    api_rate_burst: int = Field(default=100, ge=1)
+    api_max_body_bytes: int = Field(default=64 * 1024 * 1024, ge=1024)
+    api_cors_origins: tuple[str, ...] = ()
+    # Keys encrypting health information at rest (docs/design/phi.md): a JSON key file, or the same JSON inline
+    # (a secret: never echoed). Neither: <data_dir>/keys/phi-keys.json, created on first use.
+    phi_key_file: Path | None = None
+    phi_keys: SecretStr | None = None
 
     def __init__(self, **values: Any) -> None:
         try:
@@ -126,11 +141,11 @@ class Settings(BaseSettings):
                 raise ValueError(f"webhook URL of destination {destination!r} must start with http:// or https://")
         return value
 
-    @field_validator("data_dir")
+    @field_validator("data_dir", "phi_key_file")
     @classmethod
-    def _absolute_data_dir(cls, value: Path) -> Path:
+    def _absolute_data_dir(cls, value: Path | None) -> Path | None:
         # Pin relative paths to the start-up directory so a later chdir cannot move the data.
-        return value.expanduser().absolute()
+        return None if value is None else value.expanduser().absolute()
 
     @field_validator("log_level", mode="before")
     @classmethod

@@ -20,6 +20,7 @@ class Received:
     path: str
     headers: dict[str, str]
     body: Any
+    raw: bytes = b""  # the body exactly as received (what a signature covers)
 
 
 @dataclass
@@ -52,8 +53,9 @@ def http_receiver() -> Iterator[Receiver]:
 
         def do_POST(self) -> None:  # noqa: N802 - the stdlib's naming
             length = int(self.headers.get("Content-Length", "0"))
-            body = json.loads(self.rfile.read(length) or b"null")
-            request = Received(self.path, {k.lower(): v for k, v in self.headers.items()}, body)
+            raw = self.rfile.read(length)
+            request = Received(self.path, {k.lower(): v for k, v in self.headers.items()}, json.loads(raw or b"null"),
+                               raw)
             with receiver.lock:
                 receiver.requests.append(request)
                 status = receiver.statuses.popleft() if receiver.statuses else receiver.default_status

@@ -14,19 +14,22 @@ from typing import Annotated, Any
 
 import typer
 from rich.console import Console
-from rich.logging import RichHandler
 from rich.table import Table
 
 from rcmflow.entrypoints.cli_approvals import approvals_app
+from rcmflow.entrypoints.cli_auth import auth_app
 from rcmflow.entrypoints.cli_claims import claims_app
 from rcmflow.entrypoints.cli_eligibility import eligibility_app
 from rcmflow.entrypoints.cli_ingest import ingest, post_command
+from rcmflow.entrypoints.cli_keys import keys_app
 from rcmflow.entrypoints.cli_ledger import ledger_app
 from rcmflow.entrypoints.cli_listen import listen_app
 from rcmflow.entrypoints.cli_report import report_app
+from rcmflow.entrypoints.cli_webhooks import webhooks_app
 from rcmflow.entrypoints.cli_work import queues, work_app
 from rcmflow.entrypoints.cli_worker import outbox_app, worker
 from rcmflow.errors import RcmflowError
+from rcmflow.log_config import configure_logging
 from rcmflow.settings import Settings, get_settings
 
 app = typer.Typer(help="rcmflow: revenue-cycle orchestration.", no_args_is_help=True,
@@ -38,14 +41,17 @@ app.add_typer(x12_app, name="x12")
 app.add_typer(db_app, name="db")
 app.add_typer(documents_app, name="documents")
 app.add_typer(approvals_app, name="approvals")
+app.add_typer(auth_app, name="auth")
 app.add_typer(claims_app, name="claims")
 app.add_typer(eligibility_app, name="eligibility")
+app.add_typer(keys_app, name="keys")
 app.add_typer(listen_app, name="listen")
 app.add_typer(outbox_app, name="outbox")
 app.command("worker")(worker)
 app.add_typer(work_app, name="work")
 app.add_typer(ledger_app, name="ledger")
 app.add_typer(report_app, name="report")
+app.add_typer(webhooks_app, name="webhooks")
 app.command("queues")(queues)
 app.command("ingest")(ingest)
 app.command("post")(post_command)
@@ -65,8 +71,7 @@ def start(verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log at 
     """Validate settings and set up logging before any command."""
     settings = get_settings()
     level = "DEBUG" if verbose else settings.log_level
-    logging.basicConfig(level=level, handlers=[RichHandler(console=err_console, show_path=False)],
-                        format="%(message)s", force=True)
+    configure_logging(level, settings.log_format)
     if not verbose:
         logging.getLogger("alembic").setLevel(logging.WARNING)  # its INFO lines are set-up chatter
 

@@ -55,12 +55,15 @@ def show_command(
     """Every 271 answer on file for a member, newest first."""
     from sqlalchemy import select
 
+    from rcmflow.adapters.crypto import blind_index
     from rcmflow.adapters.store.schema import eligibility_responses
     from rcmflow.entrypoints.cli import _engine
 
+    columns = [column for column in eligibility_responses.c if column.name != "member_id_index"]
     with _engine().connect() as conn:
-        rows = [dict(row._mapping) for row in conn.execute(select(eligibility_responses).where(
-            eligibility_responses.c.member_id == member_id).order_by(eligibility_responses.c.id.desc()))]
+        rows = [dict(row._mapping) for row in conn.execute(select(*columns).where(
+            eligibility_responses.c.member_id_index == blind_index(member_id))
+            .order_by(eligibility_responses.c.id.desc()))]
     if as_json:
         sys.stdout.write(json.dumps(rows, default=str) + "\n")
         return

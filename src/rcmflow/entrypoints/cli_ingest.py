@@ -56,10 +56,11 @@ def in_processing_order(files: list[Path]) -> list[Path]:
     return sorted(files, key=lambda path: (rank(path), str(path)))
 
 
-def _result(path: Path, outcome: Any) -> dict[str, Any]:
+def file_result(file: Path | str, outcome: Any) -> dict[str, Any]:
+    """The per-file result of ``--json`` (and of an API upload)."""
     summary = outcome.summary
     return {
-        "file": str(path),
+        "file": str(file),
         "document_id": outcome.document_id,
         "type": outcome.detected_type,
         "status": outcome.status,
@@ -110,7 +111,7 @@ def ingest(
             else:
                 with engine.begin() as conn:
                     outcome = ingest_file(conn, content, filename=path.name, channel=channel)
-            results.append(_result(path, outcome))
+            results.append(file_result(path, outcome))
             progress.advance(task)
     failed = [r for r in results if r["status"] == "failed"]
     if not as_json:

@@ -80,12 +80,15 @@ def outbox_status_command(
     from rich.table import Table
 
     from rcmflow.services.outbox import outbox_status
+    from rcmflow.services.webhooks import subscription_id_of
 
     cli = _cli()
     settings = cli.get_settings()
     with cli._engine(settings).connect() as conn:
         rows = outbox_status(conn)
-    configured = set(settings.outbox_webhooks)
+    # Subscription destinations (webhook:<id>) are handled by the subscription resolver, not by settings.
+    configured = set(settings.outbox_webhooks) | {
+        r.destination for r in rows if subscription_id_of(r.destination) is not None}
     if as_json:
         sys.stdout.write(json.dumps([{
             "destination": r.destination, "counts": dict(r.counts), "handler": r.destination in configured,

@@ -100,3 +100,15 @@ def verify_chain(conn: Connection) -> ChainCheck:
 
 def audit_rows(conn: Connection) -> int:
     return int(conn.execute(select(func.count()).select_from(audit_log)).scalar_one())
+
+
+def list_audit(conn: Connection, *, organisation_id: str, actor: str | None = None, object_type: str | None = None,
+               object_id: str | None = None, after_id: int | None = None, limit: int = 50) -> list[dict[str, Any]]:
+    """Audit rows in chain order, filtered; page with ``after_id`` = the last id seen."""
+    query = select(audit_log).where(audit_log.c.organisation_id == organisation_id)
+    for column, value in (("actor", actor), ("object_type", object_type), ("object_id", object_id)):
+        if value is not None:
+            query = query.where(audit_log.c[column] == value)
+    if after_id is not None:
+        query = query.where(audit_log.c.id > after_id)
+    return [dict(row) for row in conn.execute(query.order_by(audit_log.c.id).limit(limit)).mappings()]

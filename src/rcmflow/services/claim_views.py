@@ -3,12 +3,15 @@ its lines, latest findings and event timeline."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import Connection, and_, case, func, select
 
 from rcmflow.adapters.store.schema import claim_lines, claims, scrub_findings
-from rcmflow.errors import NotFoundError
+from rcmflow.adapters.store.sql import keyset_page
+from rcmflow.errors import InputError, NotFoundError
 from rcmflow.services.charge_claims import findings_of
 from rcmflow.services.claims import CLAIM_OBJECT
 from rcmflow.services.events import events_for
@@ -18,10 +21,15 @@ _SUMMARY_COLUMNS = (claims.c.id, claims.c.source_id, claims.c.patient_control_nu
                     claims.c.total_charge, claims.c.state, claims.c.frequency, claims.c.created_at)
 
 
-def list_claims(conn: Connection, *, state: str | None = None, limit: int = 50, after_id: int | None = None,
-                oldest_first: bool = False) -> list[dict[str, Any]]:
-    """Claims newest first (or oldest first after ``after_id``, for cursor pages), each with the error and
-    warning counts of its latest scrub."""
+CLAIM_SORTS = ("id", "created_at", "total_charge")
+
+
+def list_claims(conn: Connection, *, state: str | None = None, payer_id: str | None = None,
+                facilities: Sequence[str] | None = None, limit: int = 50, sort: str = "-id",
+                after: tuple[Any, int] | None = None) -> list[dict[str, Any]]:
+    """Claims in ``sort`` order (a column of ``CLAIM_SORTS``, "-" for descending; newest first by default),
+    continued after the row ``after`` = (sort value, id) for cursor pages, each with the error and warning
+    counts of its latest scrub. ``facilities``: only claims billed by these (None: every facility)."""
     latest = (select(scrub_findings.c.claim_id, func.max(scrub_findings.c.scrub_number).label("number"))
               .group_by(scrub_findings.c.claim_id).subquery())
     counts = (select(scrub_findings.c.claim_id,
@@ -32,12 +40,20 @@ def list_claims(conn: Connection, *, state: str | None = None, limit: int = 50, 
               .group_by(scrub_findings.c.claim_id).subquery())
     query = (select(*_SUMMARY_COLUMNS, func.coalesce(counts.c.errors, 0).label("errors"),
                     func.coalesce(counts.c.warnings, 0).label("warnings"))
-             .outerjoin(counts, counts.c.claim_id == claims.c.id)
-             .order_by(claims.c.id if oldest_first else claims.c.id.desc()).limit(limit))
+             .outerjoin(counts, counts.c.claim_id == claims.c.id))
     if state is not None:
         query = query.where(claims.c.state == state)
-    if after_id is not None:
-        query = query.where(claims.c.id > after_id)
+    if payer_id is not None:
+        query = query.where(claims.c.payer_id == payer_id)
+    if facilities is not None:
+        query = query.where(claims.c.facility_id.in_(list(facilities)))
+    column = sort.lstrip("-")
+    if column not in CLAIM_SORTS:
+        raise InputError(detail=f"claims sort by one of {', '.join(CLAIM_SORTS)} (prefix - for descending)")
+    if after is not None and column == "total_charge":
+        after = (Decimal(str(after[0])), after[1])
+    query = keyset_page(query, claims.c[column], claims.c.id, descending=sort.startswith("-"), after=after,
+                        limit=limit)
     return [{**row._mapping, "total_charge": str(row.total_charge)} for row in conn.execute(query)]
 
 

@@ -21,6 +21,7 @@ from typing import Any
 
 from sqlalchemy import Connection, select
 
+from rcmflow.adapters.crypto import blind_index
 from rcmflow.adapters.store.schema import DEFAULT_ORGANISATION, claim_lines, claims
 from rcmflow.adapters.store.sql import analyze_after_bulk_load, bulk_insert
 from rcmflow.domain.claim import Claim, ClaimBatch
@@ -118,13 +119,14 @@ def claim_row(claim: Claim, digest: str, *, document_id: int | None, state: str,
               organisation_id: str = DEFAULT_ORGANISATION) -> dict[str, Any]:
     """The claims row of one canonical claim."""
     start, end = service_period(claim)
+    member_id = claim.subscriber.party.id or None
     return {
         "organisation_id": organisation_id, "facility_id": (claim.billing_provider.id or None),
         "payer_id": claim_payer_key(claim), "payer_name": claim.payer.name or None, "document_id": document_id,
         "claim_type": claim.claim_type, "patient_control_number": claim.patient_control_number,
         "frequency": claim.frequency or "1", "payer_claim_number": None,
         "filing_order": (claim.subscriber.payer_responsibility or "P")[:1],
-        "member_id": claim.subscriber.party.id or None, "service_from": start, "service_to": end,
+        "member_id": member_id, "member_id_index": blind_index(member_id), "service_from": start, "service_to": end,
         "total_charge": claim.total_charge, "line_count": len(claim.service_lines), "state": state,
         "content_digest": digest, "created_at": now, "secondary_billing": None, "primary_claim_id": None,
     }

@@ -61,6 +61,7 @@ class OutboxMessageView:
 
 
 Handler = Callable[[OutboxMessageView], None]
+Resolver = Callable[[str], Handler | None]  # destination -> its handler, None when it has none
 
 
 class HandlerRegistry:
@@ -68,6 +69,7 @@ class HandlerRegistry:
 
     def __init__(self, handlers: Mapping[str, Handler] | None = None) -> None:
         self._handlers: dict[str, Handler] = dict(handlers or {})
+        self._resolvers: dict[str, Resolver] = {}
 
     def register(self, destination: str, handler: Handler) -> None:
         """Deliver messages for ``destination`` through ``handler`` (replaces any earlier one)."""
@@ -75,9 +77,21 @@ class HandlerRegistry:
             raise ValueError("destination must not be empty")
         self._handlers[destination] = handler
 
+    def register_prefix(self, prefix: str, resolver: Resolver) -> None:
+        """Resolve destinations starting with ``prefix`` through ``resolver``, at delivery time: for
+        destinations created while the relay runs (webhook subscriptions). Exact registrations win."""
+        if not prefix:
+            raise ValueError("prefix must not be empty")
+        self._resolvers[prefix] = resolver
+
     def get(self, destination: str) -> Handler | None:
         """The handler for ``destination``, or None when none is configured."""
-        return self._handlers.get(destination)
+        handler = self._handlers.get(destination)
+        if handler is None:
+            for prefix, resolver in self._resolvers.items():
+                if destination.startswith(prefix):
+                    return resolver(destination)
+        return handler
 
     def items(self) -> list[tuple[str, Handler]]:
         """(destination, handler) pairs."""
@@ -89,7 +103,7 @@ class HandlerRegistry:
 
     def close(self) -> None:
         """Close handlers that hold resources (HTTP connection pools)."""
-        for handler in self._handlers.values():
+        for handler in [*self._handlers.values(), *self._resolvers.values()]:
             close = getattr(handler, "close", None)
             if callable(close):
                 close()
@@ -113,22 +127,29 @@ class WebhookHandler:
     def __call__(self, message: OutboxMessageView) -> None:
         headers = {"Idempotency-Key": message.idempotency_key, "X-Rcmflow-Destination": message.destination,
                    "X-Rcmflow-Attempt": str(message.attempts)}
-        try:
-            response = self._client.post(self.url, json=dict(message.payload), headers=headers)
-        except httpx.TransportError as exc:  # connect/read/write errors and timeouts
-            raise TemporaryDeliveryError(f"{type(exc).__name__} posting to {self.url}: {exc}") from exc
-        status = response.status_code
-        if 200 <= status < 300:
-            return
-        # Only the status line: a receiver's error body may echo the payload, which can carry PHI.
-        detail = f"{self.url} answered HTTP {status} {response.reason_phrase}"
-        if status in (408, 429) or status >= 500:
-            raise TemporaryDeliveryError(detail)
-        raise PermanentDeliveryError(detail)
+        post_webhook(self._client, self.url, json=dict(message.payload), headers=headers)
 
     def close(self) -> None:
         """Close the connection pool."""
         self._client.close()
+
+
+def post_webhook(client: httpx.Client, url: str, *, headers: Mapping[str, str], json: Any = None,
+                 content: bytes | None = None) -> None:
+    """POST to a webhook receiver and classify the answer: return on 2xx; raise ``TemporaryDeliveryError``
+    on 408, 429, 5xx and network errors; ``PermanentDeliveryError`` on any other status."""
+    try:
+        response = client.post(url, json=json, content=content, headers=dict(headers))
+    except httpx.TransportError as exc:  # connect/read/write errors and timeouts
+        raise TemporaryDeliveryError(f"{type(exc).__name__} posting to {url}: {exc}") from exc
+    status = response.status_code
+    if 200 <= status < 300:
+        return
+    # Only the status line: a receiver's error body may echo the payload, which can carry PHI.
+    detail = f"{url} answered HTTP {status} {response.reason_phrase}"
+    if status in (408, 429) or status >= 500:
+        raise TemporaryDeliveryError(detail)
+    raise PermanentDeliveryError(detail)
 
 
 def webhook_handlers(urls: Mapping[str, str], *, timeout: float = DEFAULT_WEBHOOK_TIMEOUT) -> HandlerRegistry:

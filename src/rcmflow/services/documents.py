@@ -78,7 +78,7 @@ class Document(DocumentInfo):
     content: bytes
 
 
-_INFO_COLUMNS = [column for column in documents.c if column.name != "content"]
+INFO_COLUMNS = [column for column in documents.c if column.name != "content"]
 
 
 def store_document(
@@ -221,7 +221,7 @@ def list_documents(
     before_id: int | None = None,
 ) -> list[DocumentInfo]:
     """Return documents newest first, without their bytes; page with ``before_id`` = last id seen."""
-    query = select(*_INFO_COLUMNS).order_by(documents.c.id.desc()).limit(limit)
+    query = select(*INFO_COLUMNS).order_by(documents.c.id.desc()).limit(limit)
     if status is not None:
         if status not in DOCUMENT_STATUSES:
             raise ValueError(f"unknown document status {status!r}; expected one of {DOCUMENT_STATUSES}")

@@ -14,6 +14,7 @@ from typing import Any
 
 from sqlalchemy import Connection, select
 
+from rcmflow.adapters.crypto import blind_index
 from rcmflow.adapters.store.schema import DEFAULT_ORGANISATION, claims, eligibility_responses
 from rcmflow.adapters.store.sql import bulk_insert, in_chunks
 from rcmflow.domain.charges import SourceClaim
@@ -48,7 +49,8 @@ def store_eligibility(conn: Connection, document_id: int | None, responses: Sequ
             patient = member.patient
             rows.append({
                 "organisation_id": organisation_id, "document_id": document_id, "payer_id": payer_id[:64],
-                "member_id": member_id[:80], "last_name": (patient.name or None) and patient.name[:60],
+                "member_id": member_id[:80], "member_id_index": blind_index(member_id[:80]),
+                "last_name": (patient.name or None) and patient.name[:60],
                 "first_name": (patient.first_name or None) and patient.first_name[:35],
                 "birth_date": patient.birth_date, "status": summary.status, "plan_begin": summary.plan_begin,
                 "plan_end": summary.plan_end, "copay": summary.copay, "coinsurance": summary.coinsurance,
@@ -71,7 +73,9 @@ def eligibility_on_file(conn: Connection, sources: Sequence[SourceClaim],
     if not keys:
         return {}
     answers: dict[tuple[str, str], list[Any]] = {}
-    for condition in in_chunks(conn, eligibility_responses.c.member_id, sorted({member for _, member in keys})):
+    # Found by blind index (the member id is encrypted), then compared exactly once decrypted.
+    indexes = sorted({index for _, member in keys if (index := blind_index(member)) is not None})
+    for condition in in_chunks(conn, eligibility_responses.c.member_id_index, indexes):
         for row in conn.execute(select(eligibility_responses).where(
                 eligibility_responses.c.organisation_id == organisation_id, condition)
                 .order_by(eligibility_responses.c.id.desc())):
@@ -97,7 +101,8 @@ def held_claims_of(conn: Connection, members: Sequence[tuple[str, str]],
     """Claims held by the scrubber (state "scrubbed") for these (payer id, member id) pairs."""
     wanted = set(members)
     found = []
-    for condition in in_chunks(conn, claims.c.member_id, sorted({member for _, member in wanted})):
+    indexes = sorted({index for _, member in wanted if (index := blind_index(member)) is not None})
+    for condition in in_chunks(conn, claims.c.member_id_index, indexes):
         for row in conn.execute(select(claims.c.id, claims.c.payer_id, claims.c.member_id).where(
                 claims.c.organisation_id == organisation_id, claims.c.state == "scrubbed", condition)):
             if (row.payer_id, row.member_id) in wanted:

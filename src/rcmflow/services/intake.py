@@ -8,6 +8,7 @@ a fix, ``reprocess`` parses the stored bytes again.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -47,6 +48,9 @@ from rcmflow.services.scrubbing import configured_scrubber
 from rcmflow.services.work_items import WorkItemSpec, open_item, open_items
 
 INTAKE_QUEUE = "intake_exceptions"
+
+# Documents are named by id, never by file name: senders put patient names in file names.
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -226,6 +230,9 @@ def _parse_and_record(conn: Connection, document_id: int, content: bytes, filena
         errors = [{**issue, "severity": "error"} for issue in summary["errors"]]
         mark_failed(conn, document_id, errors, actor=actor)
         _open_exception(conn, document_id, detected, errors, actor)
+        log.warning("document %s (%s) failed with %d error(s)", document_id, detected, len(errors))
+        for error in errors:  # messages may quote the input: the log redaction scrubs them
+            log.debug("document %s error: %s", document_id, error)
         return IngestResult(document_id, created, detected, "failed", summary)
     # Same transaction: a document is parsed with its remittances, claims or deposits stored, or none of it.
     now = now or utc_now()
@@ -275,4 +282,7 @@ def _parse_and_record(conn: Connection, document_id: int, content: bytes, filena
         summary["deposits_stored"] = {"stored": len(deposits.stored), "duplicate": deposits.duplicates}
     warnings = [{**issue, "severity": "warning"} for issue in summary["warnings"]]
     status = mark_parsed(conn, document_id, summary, warnings=warnings, actor=actor)
+    log.info("document %s (%s) %s with %d warning(s)", document_id, detected, status, len(warnings))
+    for warning in warnings:
+        log.debug("document %s warning: %s", document_id, warning)
     return IngestResult(document_id, created, detected, status, summary, remittance_ids, posting)

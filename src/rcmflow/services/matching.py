@@ -13,8 +13,9 @@ from collections.abc import Callable, Hashable, Iterable, Iterator, Mapping, Seq
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Connection, and_, func, select
+from sqlalchemy import Connection, and_, func, null, select
 
+from rcmflow.adapters.crypto import blind_index
 from rcmflow.adapters.store.schema import DEFAULT_ORGANISATION, claim_lines, claims
 from rcmflow.adapters.store.sql import SQLITE_CHUNK, as_date, in_chunks, raw
 from rcmflow.domain.matching import (
@@ -46,15 +47,20 @@ _CLAIM_COLUMNS = (
     claims.c.member_id, raw(claims.c.service_from), raw(claims.c.service_to), raw(claims.c.total_charge),
     claims.c.frequency, claims.c.state,
 )
+# The exact keys never read the member id: leaving it out spares decrypting one per claim of the batch.
+_EXACT_COLUMNS = tuple(null().label("member_id") if column is claims.c.member_id else column
+                       for column in _CLAIM_COLUMNS)
 # Voided claims never match (domain.matching.is_voided); leaving them out in SQL keeps the rows read small.
 _LIVE = (claims.c.state != "voided", claims.c.frequency != "8")
 
 
-def _claims_where(conn: Connection, organisation_id: str, conditions: Iterable[Any]) -> list[ClaimKey]:
-    """Live claims of the organisation meeting any of ``conditions`` (one query each)."""
+def _claims_where(conn: Connection, organisation_id: str, conditions: Iterable[Any], *,
+                  member: bool = True) -> list[ClaimKey]:
+    """Live claims of the organisation meeting any of ``conditions`` (one query each); without ``member``, their
+    member ids are left out (None)."""
     found: list[ClaimKey] = []
     for condition in conditions:
-        rows = conn.execute(select(*_CLAIM_COLUMNS).where(
+        rows = conn.execute(select(*(_CLAIM_COLUMNS if member else _EXACT_COLUMNS)).where(
             claims.c.organisation_id == organisation_id, condition, *_LIVE)).all()
         found.extend(ClaimKey(claim_id, payer_id, pcn, payer_claim_number, member_id, as_date(service_from),
                               as_date(service_to), from_stored(charge), frequency, state)
@@ -95,8 +101,11 @@ def _fuzzy_candidates(conn: Connection, payments: Sequence[PaymentKey],
     """Per payment, the same payer's claims worth scoring: those with the same member id, and those with the same
     total charge starting on the same day; widened to every claim sharing a candidate's patient control number,
     so that the domain can prefer a replacement over its original."""
-    members = _in(conn, claims.c.member_id, (p.member_id for p in payments if p.member_id))
-    by_member = _grouped(_claims_where(conn, organisation_id, members), lambda c: (c.payer_id, c.member_id))
+    # The member id is encrypted: claims are found by its blind index, grouped by the same index.
+    members = _in(conn, claims.c.member_id_index,
+                  (index for p in payments if (index := blind_index(p.member_id)) is not None))
+    by_member = _grouped(_claims_where(conn, organisation_id, members),
+                         lambda c: (c.payer_id, blind_index(c.member_id)))
     # Only the same first day of service, not any overlap: a claim with other dates scores at most 0.875 and one
     # with another charge at most 0.85 (docs/design/matching.md), and an exact (payer, day, charge) fetch reads
     # a handful of rows where an overlap window reads every claim of those charges in the batch's dates.
@@ -111,7 +120,8 @@ def _fuzzy_candidates(conn: Connection, payments: Sequence[PaymentKey],
                          lambda c: (c.payer_id, c.service_from, c.total_charge))
     candidates: dict[int, list[ClaimKey]] = {}
     for payment in payments:
-        found = {claim.claim_id: claim for claim in by_member.get((payment.payer_id, payment.member_id), ())}
+        member = blind_index(payment.member_id)
+        found = {claim.claim_id: claim for claim in by_member.get((payment.payer_id, member), ())} if member else {}
         same_day_claims = by_charge.get((payment.payer_id, payment.service_from, payment.charge), ())
         if len(same_day_claims) <= MAX_SAME_DAY_CANDIDATES:
             found.update((claim.claim_id, claim) for claim in same_day_claims)
@@ -137,7 +147,7 @@ def match_claim_payments(
     if not payments:
         return matches
     numbers = _in(conn, claims.c.patient_control_number, (p.patient_control_number for p in payments))
-    by_pcn = _grouped(_claims_where(conn, organisation_id, numbers), lambda c: c.patient_control_number)
+    by_pcn = _grouped(_claims_where(conn, organisation_id, numbers, member=False), lambda c: c.patient_control_number)
     for payment in payments:
         match = exact_match(payment, by_pcn.get(payment.patient_control_number, ()), METHOD_PATIENT_CONTROL_NUMBER)
         if match is not None:
@@ -145,7 +155,7 @@ def match_claim_payments(
 
     rest = [p for p in payments if p.claim_payment_id not in matches and p.payer_claim_control_number]
     numbers = _in(conn, claims.c.payer_claim_number, (p.payer_claim_control_number for p in rest))
-    by_number = _grouped(_claims_where(conn, organisation_id, numbers), lambda c: c.payer_claim_number)
+    by_number = _grouped(_claims_where(conn, organisation_id, numbers, member=False), lambda c: c.payer_claim_number)
     for payment in rest:
         match = exact_match(payment, by_number.get(payment.payer_claim_control_number, ()), METHOD_PAYER_CLAIM_NUMBER)
         if match is not None:

@@ -18,6 +18,7 @@ from typing import Any, NamedTuple
 
 from sqlalchemy import Connection, case, func, select, tuple_
 
+from rcmflow.adapters.crypto import blind_index
 from rcmflow.adapters.store.schema import (
     DEFAULT_ORGANISATION,
     claim_payments,
@@ -309,7 +310,9 @@ def _matching_facts(claim: ClaimPayment) -> dict[str, Any]:
         if days:
             start, end = min(days), end or max(days)
     crossover = claim.entity("TT")
-    return {"member_id": member[:80] if member else None, "service_from": start, "service_to": end or start,
+    member = member[:80] if member else None
+    return {"member_id": member, "member_id_index": blind_index(member), "service_from": start,
+            "service_to": end or start,
             "crossover_payer": ((crossover.id or crossover.name or "")[:128] or None) if crossover else None}
 
 

@@ -19,6 +19,7 @@ from typing import Any
 
 from sqlalchemy import Connection, select
 
+from rcmflow.adapters.crypto import blind_index
 from rcmflow.adapters.store.schema import DEFAULT_ORGANISATION, claim_lines, claims
 from rcmflow.adapters.store.sql import in_chunks
 from rcmflow.domain.charges import ChargeFile, SourceClaim
@@ -165,10 +166,11 @@ def stored_duplicates(conn: Connection, sources: Sequence[SourceClaim],
         wanted[source.source_id] = (base, lines, claim_digest(claim))
     if not wanted:
         return {}
-    members = sorted({base[0] for base, _, _ in wanted.values()})
+    # Found by the member's blind index (the id itself is encrypted); the decrypted id is compared below.
+    members = sorted({index for base, _, _ in wanted.values() if (index := blind_index(base[0])) is not None})
     candidates: dict[int, tuple[Any, ...]] = {}
     source_of: dict[int, str | None] = {}
-    for condition in in_chunks(conn, claims.c.member_id, members):
+    for condition in in_chunks(conn, claims.c.member_id_index, members):
         for row in conn.execute(select(
                 claims.c.id, claims.c.member_id, claims.c.facility_id, claims.c.payer_id, claims.c.service_from,
                 claims.c.service_to, claims.c.content_digest, claims.c.source_id).where(

@@ -36,7 +36,7 @@ from rcmflow.adapters.store.schema import (
     work_item_notes,
     work_items,
 )
-from rcmflow.adapters.store.sql import insert_ignoring_conflicts
+from rcmflow.adapters.store.sql import insert_ignoring_conflicts, keyset_page
 from rcmflow.domain.queues import QueuePolicies
 from rcmflow.domain.states import WORK_ITEM, IllegalTransitionError
 from rcmflow.errors import DomainRuleError, InputError, NotFoundError, StorageError
@@ -567,6 +567,9 @@ def notes_of(conn: Connection, item_id: int) -> list[Note]:
     return [Note(**row._mapping) for row in conn.execute(query)]
 
 
+WORK_ITEM_SORTS = ("id", "created_at", "priority")
+
+
 def list_items(
     conn: Connection,
     *,
@@ -576,11 +579,24 @@ def list_items(
     role: str | None = None,
     overdue_at: datetime | None = None,
     organisation_id: str | None = None,
+    facilities: Sequence[str] | None = None,
     limit: int = DEFAULT_LIMIT,
     after_id: int | None = None,
+    sort: str = "id",
+    after: tuple[Any, int] | None = None,
 ) -> list[WorkItem]:
-    """Items by id; page with ``after_id`` = last id seen. ``overdue_at``: active items due before it."""
-    query = select(work_items).order_by(work_items.c.id).limit(limit)
+    """Items in ``sort`` order (a column of ``WORK_ITEM_SORTS``, "-" for descending), continued after
+    ``after`` = (sort value, id) or ``after_id`` (id order). ``overdue_at``: active items due before it;
+    ``facilities``: only items of these facilities (None: every one)."""
+    column = sort.lstrip("-")
+    if column not in WORK_ITEM_SORTS:
+        raise InputError(detail=f"work items sort by one of {', '.join(WORK_ITEM_SORTS)} (prefix - for descending)")
+    if after is None and after_id is not None:
+        after = (after_id, after_id)
+    query = keyset_page(select(work_items), work_items.c[column], work_items.c.id, descending=sort.startswith("-"),
+                        after=after, limit=limit)
+    if facilities is not None:
+        query = query.where(work_items.c.facility_id.in_(list(facilities)))
     if state is not None:
         states = [state] if isinstance(state, str) else list(state)
         unknown = set(states) - set(WORK_ITEM_STATES)
@@ -592,8 +608,6 @@ def list_items(
             query = query.where(work_items.c[column] == value)
     if overdue_at is not None:
         query = query.where(_ACTIVE, work_items.c.due_at < overdue_at)
-    if after_id is not None:
-        query = query.where(work_items.c.id > after_id)
     return [WorkItem(**row._mapping) for row in conn.execute(query)]
 
 

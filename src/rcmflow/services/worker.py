@@ -44,6 +44,7 @@ from rcmflow.services.jobs import (
     release_jobs,
 )
 from rcmflow.services.outbox import Relay
+from rcmflow.services.webhooks import fan_out_pending
 
 log = logging.getLogger(__name__)
 
@@ -135,9 +136,14 @@ def escalation_schedule(*, interval: timedelta = timedelta(minutes=5), target: s
     return Schedule("sla escalation", interval, run)
 
 
+def webhook_schedule(*, interval: timedelta = timedelta(seconds=2)) -> Schedule:
+    """Turn newly logged events into webhook deliveries (outbox messages) every ``interval``."""
+    return Schedule("webhook fan-out", interval, lambda engine, now: fan_out_pending(engine, now=now))
+
+
 def default_schedules(relay: Relay) -> list[Schedule]:
-    """The schedules every worker offers: the outbox relay, and SLA escalation when installed."""
-    return [s for s in (relay_schedule(relay), escalation_schedule()) if s is not None]
+    """The schedules every worker offers: webhook fan-out, the outbox relay, and SLA escalation when installed."""
+    return [s for s in (webhook_schedule(), relay_schedule(relay), escalation_schedule()) if s is not None]
 
 
 @dataclass(frozen=True)

@@ -4,7 +4,6 @@ error, readiness, and the committed OpenAPI document kept equal to the generated
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -13,18 +12,14 @@ from sqlalchemy import Engine
 
 from rcmflow.entrypoints.api.app import create_app
 from rcmflow.entrypoints.api.openapi import render
-from rcmflow.services.intake import ingest_file
-from tests.entrypoints.test_cli_claims import CHARGES
 
 OPENAPI = Path(__file__).parents[3] / "docs" / "openapi.json"
 
 
 @pytest.fixture
-def client(engine: Engine) -> TestClient:
-    with engine.begin() as conn:
-        ingest_file(conn, CHARGES.encode(), filename="charges.csv", channel="test",
-                    now=datetime(2026, 3, 20, 18, tzinfo=UTC))
-    return TestClient(create_app(engine), raise_server_exceptions=False)
+def client(api: TestClient, charges: None, admin: dict[str, str]) -> TestClient:
+    api.headers.update(admin)
+    return api
 
 
 def test_claims_are_listed_in_cursor_pages_without_gaps_or_repeats(client: TestClient) -> None:

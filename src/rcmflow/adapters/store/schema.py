@@ -36,6 +36,9 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects.postgresql import JSONB
 
+from rcmflow.adapters.crypto.process import blind_index_default
+from rcmflow.adapters.crypto.types import EncryptedBytes, EncryptedDate, EncryptedJson, EncryptedText
+
 # Stable constraint names let migrations (and SQLite batch mode) refer to constraints by name.
 NAMING_CONVENTION: dict[str, str] = {
     "ix": "ix_%(table_name)s_%(column_0_N_name)s",
@@ -111,10 +114,11 @@ documents = Table(
     Column("status", String(16), nullable=False, default="received"),
     Column("received_at", UtcDateTime, nullable=False, default=utc_now),
     Column("processed_at", UtcDateTime, nullable=True),
-    Column("content", LargeBinary, nullable=False),
-    # Located errors: [{segment_index, segment_id, element, code, message, severity}, ...]
-    Column("errors", Json, nullable=False, default=list),
-    Column("summary", Json, nullable=True),
+    Column("content", EncryptedBytes("documents", "content"), nullable=False),  # the raw input, encrypted
+    # Located errors: [{segment_index, segment_id, element, code, message, severity}, ...]; encrypted because a
+    # message quotes the offending element's value, which may be a birth date or a member id.
+    Column("errors", EncryptedJson("documents", "errors"), nullable=False, default=list),
+    Column("summary", EncryptedJson("documents", "summary"), nullable=True),  # repeats the errors
     # Same bytes twice is the same document; dedup is per organisation so tenants stay independent.
     UniqueConstraint("organisation_id", "sha256"),
     CheckConstraint(
@@ -249,7 +253,7 @@ work_item_notes = Table(
     Column("work_item_id", BigInteger, ForeignKey("work_items.id", ondelete="CASCADE"), nullable=False),
     Column("author", String(128), nullable=False),
     Column("created_at", UtcDateTime, nullable=False),
-    Column("text", Text, nullable=False),
+    Column("text", EncryptedText("work_item_notes", "text"), nullable=False),  # free text: may name the patient
 )
 Index("ix_work_item_notes_item", work_item_notes.c.work_item_id, work_item_notes.c.created_at)
 
@@ -290,7 +294,7 @@ approval_decisions = Table(
     Column("approver", String(128), nullable=False),  # the person who acted
     Column("on_behalf_of", String(128), nullable=True),  # the delegator, when acting as a delegate
     Column("decision", String(16), nullable=False),
-    Column("reason", Text, nullable=True),
+    Column("reason", EncryptedText("approval_decisions", "reason"), nullable=True),  # free text
     Column("decided_at", UtcDateTime, nullable=False),
     CheckConstraint("decision IN ('approve', 'reject')", name="decision"),
     # One person decides once per chain, whatever the level: enforced by the database too.
@@ -511,7 +515,7 @@ submissions = Table(
     Column("group_control_number", Integer, nullable=False),  # GS06
     Column("transaction_control_number", String(9), nullable=False),  # ST02
     Column("file_name", String(200), nullable=False),
-    Column("content", LargeBinary, nullable=False),
+    Column("content", EncryptedBytes("submissions", "content"), nullable=False),  # names, birth dates, addresses
     Column("claim_count", Integer, nullable=False),
     Column("total_charge", Numeric(18, 2), nullable=False),
     Column("created_at", UtcDateTime, nullable=False),
@@ -539,7 +543,9 @@ claims = Table(
     Column("frequency", String(1), nullable=False),  # CLM05-3: 1 original, 7 replacement, 8 void
     Column("payer_claim_number", String(50), nullable=True),  # the payer's ICN, from 277CA/835 or REF*F8
     Column("filing_order", String(1), nullable=False),  # SBR01: P primary, S secondary, T tertiary
-    Column("member_id", String(80), nullable=True),  # the subscriber's id with this payer
+    Column("member_id", EncryptedText("claims", "member_id"), nullable=True),  # the subscriber's id with this payer
+    # Its blind index: what lookups by member compare.
+    Column("member_id_index", CHAR(64), nullable=True, default=blind_index_default("member_id")),
     Column("service_from", Date, nullable=True),
     Column("service_to", Date, nullable=True),
     Column("total_charge", Numeric(18, 2), nullable=False),
@@ -561,7 +567,7 @@ claims = Table(
 # Matching finds claims by patient control number, then by the payer's claim number.
 Index("ix_claims_organisation_pcn", claims.c.organisation_id, claims.c.patient_control_number)
 Index("ix_claims_organisation_payer_claim_number", claims.c.organisation_id, claims.c.payer_claim_number)
-Index("ix_claims_organisation_member", claims.c.organisation_id, claims.c.member_id)
+Index("ix_claims_organisation_member_index", claims.c.organisation_id, claims.c.member_id_index)
 Index("ix_claims_organisation_source", claims.c.organisation_id, claims.c.source_id)
 # The fuzzy fallback looks candidates up by payer, first day of service and total charge.
 Index("ix_claims_organisation_payer_service", claims.c.organisation_id, claims.c.payer_id, claims.c.service_from,
@@ -597,10 +603,12 @@ eligibility_responses = Table(
            server_default=DEFAULT_ORGANISATION),
     Column("document_id", Integer, ForeignKey("documents.id"), nullable=True),
     Column("payer_id", String(64), nullable=False),
-    Column("member_id", String(80), nullable=False),  # the subscriber's id with the payer
-    Column("last_name", String(60), nullable=True),  # the patient (the dependent when there is one)
-    Column("first_name", String(35), nullable=True),
-    Column("birth_date", Date, nullable=True),
+    Column("member_id", EncryptedText("eligibility_responses", "member_id"), nullable=False),  # the subscriber's
+    Column("member_id_index", CHAR(64), nullable=False, default=blind_index_default("member_id")),
+    # The patient (the dependent when there is one).
+    Column("last_name", EncryptedText("eligibility_responses", "last_name"), nullable=True),
+    Column("first_name", EncryptedText("eligibility_responses", "first_name"), nullable=True),
+    Column("birth_date", EncryptedDate("eligibility_responses", "birth_date"), nullable=True),
     Column("status", String(8), nullable=False),  # active, inactive, unknown
     Column("plan_begin", Date, nullable=True),
     Column("plan_end", Date, nullable=True),
@@ -614,8 +622,8 @@ eligibility_responses = Table(
     Column("created_at", UtcDateTime, nullable=False),
     CheckConstraint("status IN ('active', 'inactive', 'unknown')", name="status"),
 )
-Index("ix_eligibility_responses_member", eligibility_responses.c.organisation_id, eligibility_responses.c.payer_id,
-      eligibility_responses.c.member_id)
+Index("ix_eligibility_responses_member_index", eligibility_responses.c.organisation_id,
+      eligibility_responses.c.payer_id, eligibility_responses.c.member_id_index)
 
 # Append-only audit trail of writes and reads of protected health information, chained by hash: each row's
 # hash covers its content and the previous row's hash, so altering or removing any row breaks the chain from
@@ -652,7 +660,7 @@ appeals = Table(
     Column("claim_id", BigInteger, ForeignKey("claims.id"), nullable=False),
     Column("level", Integer, nullable=False),  # 1 first-level reconsideration, 2 second level...
     Column("state", String(16), nullable=False),
-    Column("reason", Text, nullable=False),
+    Column("reason", EncryptedText("appeals", "reason"), nullable=False),  # free text: may name the patient
     Column("denial_codes", Json, nullable=True),  # the CARCs appealed, e.g. ["CO-50"]
     Column("created_at", UtcDateTime, nullable=False),
     Column("submitted_at", UtcDateTime, nullable=True),
@@ -668,7 +676,7 @@ claim_contents = Table(
     metadata,
     Column("claim_id", BigInteger, ForeignKey("claims.id"), primary_key=True),
     Column("format", String(16), nullable=False),  # "x12-837"
-    Column("content", LargeBinary, nullable=False),
+    Column("content", EncryptedBytes("claim_contents", "content"), nullable=False),
 )
 
 # What the scrubber found on a claim, one row per finding. A claim scrubbed again (after a rule change or a
@@ -686,9 +694,10 @@ scrub_findings = Table(
     Column("pack", String(160), nullable=False),  # pack@version
     Column("severity", String(8), nullable=False),
     Column("category", String(16), nullable=False),
-    Column("message", Text, nullable=False),
+    # Both quote claim data (names, birth dates, member ids): encrypted.
+    Column("message", EncryptedText("scrub_findings", "message"), nullable=False),
     Column("line_number", Integer, nullable=True),
-    Column("inputs", Json, nullable=True),
+    Column("inputs", EncryptedJson("scrub_findings", "inputs"), nullable=True),
     Column("created_at", UtcDateTime, nullable=False),
     CheckConstraint("severity IN ('error', 'warning')", name="severity"),
 )
@@ -751,7 +760,9 @@ claim_payments = Table(
     Column("remarks", Json, nullable=True),  # [{"code", "qualifier"}, ...] from LQ/MIA/MOA
     # What matching reads besides CLP: the patient's member id (NM1*QC, else IL) and the service period
     # (DTM*232/233, else the service lines' dates); the crossover payer (NM1*TT) for secondary billing.
-    Column("member_id", String(80), nullable=True),
+    Column("member_id", EncryptedText("claim_payments", "member_id"), nullable=True),
+    # Blind index: joins payments to claims and eligibility by member without decrypting.
+    Column("member_id_index", CHAR(64), nullable=True, default=blind_index_default("member_id")),
     Column("service_from", Date, nullable=True),
     Column("service_to", Date, nullable=True),
     Column("crossover_payer", String(128), nullable=True),
@@ -948,7 +959,7 @@ idempotency_keys = Table(
     Column("request_digest", CHAR(64), nullable=False),  # method, path and body
     Column("status_code", Integer, nullable=False),
     Column("content_type", String(128), nullable=True),
-    Column("body", LargeBinary, nullable=False),
+    Column("body", EncryptedBytes("idempotency_keys", "body"), nullable=False),  # a response may show a claim
     Column("created_at", UtcDateTime, nullable=False),
 )
 

@@ -9,12 +9,27 @@ from decimal import Decimal
 from operator import itemgetter
 from typing import Any
 
-from sqlalchemy import JSON, Connection, Integer, Table, any_, bindparam, cast, func, select, type_coerce, update
+from sqlalchemy import (
+    JSON,
+    Connection,
+    Integer,
+    Table,
+    and_,
+    any_,
+    bindparam,
+    cast,
+    func,
+    or_,
+    select,
+    type_coerce,
+    update,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.sql.dml import Insert
 from sqlalchemy.types import NullType
 
+from rcmflow.adapters.crypto.types import Encrypted
 from rcmflow.domain.money import CENT, from_cents
 
 # Above this many rows PostgreSQL gets them through COPY: an INSERT's parameters are parsed and planned per
@@ -162,12 +177,15 @@ def copy_rows(conn: Connection, table: Table, rows: list[dict[str, Any]]) -> Non
 
     names = list(rows[0])
     json_columns = {name for name in names if isinstance(table.c[name].type, JSON)}
+    # COPY bypasses the column types: encrypted columns are encrypted here, as their bind step would.
+    encrypted = {name: column_type for name in names if isinstance(column_type := table.c[name].type, Encrypted)}
     target = conn.dialect.identifier_preparer.format_table(table)
     cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
     try:
         with cursor.copy(f"COPY {target} ({', '.join(names)}) FROM STDIN") as copy:
             for row in rows:
-                copy.write_row([Jsonb(row[name]) if name in json_columns and row[name] is not None else row[name]
+                copy.write_row([encrypted[name].encrypt(row[name]) if name in encrypted
+                                else Jsonb(row[name]) if name in json_columns and row[name] is not None else row[name]
                                 for name in names])
     finally:
         cursor.close()
@@ -241,14 +259,36 @@ def _postgres_update_from_copy(conn: Connection, table: Table, names: Sequence[s
     definitions = ", ".join(f"{quoted.quote(column.name)} {column.type.compile(dialect=conn.dialect)}"
                             for column in columns)
     conn.exec_driver_sql(f"CREATE TEMPORARY TABLE {staging} (id BIGINT PRIMARY KEY, {definitions}) ON COMMIT DROP")
+    # COPY bypasses the column types: encrypted columns are encrypted here, as their bind step would.
+    encrypt = [column.type.encrypt if isinstance(column.type, Encrypted) else None for column in columns]
     cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
     try:
         with cursor.copy(f"COPY {staging} (id, {', '.join(quoted.quote(name) for name in names)}) FROM STDIN") as copy:
             for row in rows:
-                copy.write_row([row[-1], *row[:-1]])
+                copy.write_row([row[-1], *(value if process is None else process(value)
+                                           for process, value in zip(encrypt, row[:-1], strict=True))])
     finally:
         cursor.close()
     assignments = ", ".join(f"{quoted.quote(name)} = staged.{quoted.quote(name)}" for name in names)
     conn.exec_driver_sql(f"UPDATE {quoted.format_table(table)} AS target SET {assignments} "
                          f"FROM {staging} AS staged WHERE target.id = staged.id")
     conn.exec_driver_sql(f"DROP TABLE {staging}")
+
+
+def keyset_page(query: Any, sort_column: Any, id_column: Any, *, descending: bool, after: tuple[Any, int] | None,
+                limit: int) -> Any:
+    """``query`` ordered by (sort column, id) and continued after the row ``after`` = (sort value, id): keyset
+    pagination, which neither skips nor repeats rows when others are inserted between pages. The sort column
+    must not be NULL (NULLs have no place in a keyset order)."""
+    if after is not None:
+        value, last_id = after
+        if sort_column is id_column:
+            query = query.where(id_column < last_id if descending else id_column > last_id)
+        elif descending:
+            query = query.where(or_(sort_column < value, and_(sort_column == value, id_column < last_id)))
+        else:
+            query = query.where(or_(sort_column > value, and_(sort_column == value, id_column > last_id)))
+    order = [sort_column.desc(), id_column.desc()] if descending else [sort_column, id_column]
+    if sort_column is id_column:
+        order = order[:1]
+    return query.order_by(None).order_by(*order).limit(limit)

@@ -1,4 +1,10 @@
-"""The FastAPI application: ``/v1`` resources, ``/healthz`` and ``/readyz``, one problem handler."""
+"""The FastAPI application: ``/v1`` resources behind authentication, ``/healthz`` and ``/readyz``, one
+problem handler, and the request hygiene every route gets.
+
+Middleware, outermost first: request id and access log; CORS (only when origins are configured); latency
+metrics; body size limit; authentication (who is calling); rate limit (per caller); Idempotency-Key replay.
+Authorisation is per route (``security.require``).
+"""
 
 from __future__ import annotations
 
@@ -11,16 +17,25 @@ from fastapi.responses import JSONResponse
 from sqlalchemy import Engine, text
 
 from rcmflow.entrypoints.api.docs import install_local_docs
+from rcmflow.entrypoints.api.idempotency import IdempotencyKeys
+from rcmflow.entrypoints.api.limits import BodySizeLimit, RateLimit, TokenBuckets
 from rcmflow.entrypoints.api.metrics import install_metrics
 from rcmflow.entrypoints.api.problems import install_problem_handlers
-from rcmflow.entrypoints.api.routes import router
+from rcmflow.entrypoints.api.resources import ROUTERS
 from rcmflow.entrypoints.api.schemas import Health
+from rcmflow.entrypoints.api.security import install_authentication
+from rcmflow.services.tokens import KeyCache
+from rcmflow.settings import Settings, get_settings
 
 API_VERSION = "1.0.0"
+# Calls without valid credentials (the token endpoint, mostly) are limited per client address, harder: it
+# slows down guessing secrets.
+ANONYMOUS_RATE, ANONYMOUS_BURST = 5.0, 20
 
 
-def create_app(engine: Engine) -> FastAPI:
+def create_app(engine: Engine, settings: Settings | None = None, *, keys: KeyCache | None = None) -> FastAPI:
     """The API over ``engine`` (migrated by the caller)."""
+    settings = settings or get_settings()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -29,12 +44,16 @@ def create_app(engine: Engine) -> FastAPI:
     # FastAPI's own /docs and /redoc pages load Swagger UI and ReDoc from a CDN, which closed hospital networks
     # cannot reach: they are off, and /docs serves Swagger UI from the swagger-ui-bundle package instead.
     app = FastAPI(title="rcmflow", version=API_VERSION, lifespan=lifespan, docs_url=None, redoc_url=None,
-                  description="Healthcare revenue-cycle orchestration: claims, remittances, work queues.")
-    install_local_docs(app)
+                  description="Healthcare revenue-cycle orchestration: claims, remittances, work queues. "
+                              "Authenticate with OAuth2 client credentials (POST /v1/oauth/token) and send "
+                              "the access token as a bearer token.")
     app.state.engine = engine
+    app.state.settings = settings
+    install_local_docs(app)
     install_problem_handlers(app)
-    install_metrics(app, engine)
-    app.include_router(router)
+    for router in ROUTERS:
+        app.include_router(router)
+    _install_middleware(app, engine, settings, keys or KeyCache(engine))
 
     @app.get("/healthz", response_model=Health, tags=["operations"])
     def healthz() -> dict[str, Any]:
@@ -60,3 +79,19 @@ def create_app(engine: Engine) -> FastAPI:
         return body if current == expected else JSONResponse(body, status_code=503)
 
     return app
+
+
+def _install_middleware(app: FastAPI, engine: Engine, settings: Settings, keys: KeyCache) -> None:
+    # add_middleware wraps what is there: the last one added runs first.
+    app.add_middleware(IdempotencyKeys, engine=engine)
+    app.add_middleware(RateLimit, principal_buckets=TokenBuckets(settings.api_rate_limit, settings.api_rate_burst),
+                       anonymous_buckets=TokenBuckets(ANONYMOUS_RATE, ANONYMOUS_BURST))
+    install_authentication(app, keys)
+    app.add_middleware(BodySizeLimit, max_bytes=settings.api_max_body_bytes)
+    install_metrics(app, engine)
+    if settings.api_cors_origins:
+        from fastapi.middleware.cors import CORSMiddleware
+
+        app.add_middleware(CORSMiddleware, allow_origins=list(settings.api_cors_origins), allow_credentials=False,
+                           allow_methods=["GET", "POST", "DELETE"],
+                           allow_headers=["Authorization", "Content-Type", "Idempotency-Key", "X-Request-ID"])

@@ -8,13 +8,14 @@ The latency histogram is per process: run one worker per scrape target, or aggre
 from __future__ import annotations
 
 import time
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Iterator
 
-from fastapi import FastAPI, Request, Response
+from fastapi import FastAPI, Response
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Histogram, generate_latest
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 from sqlalchemy import Engine, func, select
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 LATENCY_BUCKETS = (0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
 
@@ -52,6 +53,34 @@ class WorkloadCollector(Collector):
         yield from (open_items, overdue, messages, lag, posted)
 
 
+class LatencyMiddleware:
+    """Times every request (pure ASGI: no per-request task or body copy, unlike ``@app.middleware``)."""
+
+    def __init__(self, app: ASGIApp, histogram: Histogram) -> None:
+        self.app = app
+        self.histogram = histogram
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        status = 500
+
+        async def send_status(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_status)
+        finally:
+            # The route template (/v1/claims/{claim_id}), never the path: ids would explode the label set.
+            template = getattr(scope.get("route"), "path", "unmatched")
+            self.histogram.labels(scope["method"], template, str(status)).observe(time.perf_counter() - started)
+
+
 def install_metrics(app: FastAPI, engine: Engine) -> None:
     registry = CollectorRegistry()
     latency = Histogram("rcmflow_http_request_duration_seconds", "Request latency by route", ["method", "route",
@@ -59,15 +88,7 @@ def install_metrics(app: FastAPI, engine: Engine) -> None:
                         buckets=LATENCY_BUCKETS, registry=registry)
     registry.register(WorkloadCollector(engine))
 
-    @app.middleware("http")
-    async def timed(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
-        started = time.perf_counter()
-        response = await call_next(request)
-        route = request.scope.get("route")
-        # The route template (/v1/claims/{claim_id}), never the path: ids would explode the label set.
-        template = getattr(route, "path", "unmatched")
-        latency.labels(request.method, template, str(response.status_code)).observe(time.perf_counter() - started)
-        return response
+    app.add_middleware(LatencyMiddleware, histogram=latency)
 
     @app.get("/metrics", include_in_schema=False)
     def metrics() -> Response:

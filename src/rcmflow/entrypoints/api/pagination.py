@@ -1,9 +1,11 @@
-"""Cursor pagination: an opaque cursor (the last id seen, base64url) rather than offsets, so a page never
-skips or repeats rows while new ones arrive."""
+"""Cursor pagination with sorting: an opaque cursor (the sort value and id of the last row seen, base64url
+JSON) rather than offsets, so a page never skips or repeats rows while new ones arrive."""
 
 from __future__ import annotations
 
 import base64
+import json
+from datetime import datetime
 from typing import Any
 
 from rcmflow.errors import InputError
@@ -11,25 +13,38 @@ from rcmflow.errors import InputError
 MAX_LIMIT = 500
 
 
-def encode_cursor(last_id: int) -> str:
-    return base64.urlsafe_b64encode(f"id:{last_id}".encode()).decode().rstrip("=")
+def encode_cursor(last_id: int, sort: str = "id", value: Any = None) -> str:
+    plain = value.isoformat() if isinstance(value, datetime) else value
+    text = json.dumps([sort, plain, last_id], separators=(",", ":"))
+    return base64.urlsafe_b64encode(text.encode()).decode().rstrip("=")
 
 
-def decode_cursor(cursor: str | None) -> int | None:
+def decode_cursor(cursor: str | None, sort: str = "id") -> tuple[Any, int] | None:
+    """(sort value, id) of the last row of the previous page; the cursor must come from the same sort."""
     if not cursor:
         return None
     try:
-        text = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
-        kind, _, value = text.partition(":")
-        if kind != "id":
-            raise ValueError(kind)
-        return int(value)
-    except (ValueError, UnicodeDecodeError) as exc:
+        name, value, last_id = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+        if not isinstance(last_id, int) or isinstance(last_id, bool):
+            raise ValueError("id")
+    except (ValueError, TypeError, UnicodeDecodeError) as exc:
         raise InputError(detail="cursor is not one this API issued") from exc
+    if name != sort:
+        raise InputError(detail=f"cursor was issued for sort={name}, not sort={sort}")
+    if isinstance(value, str) and sort.lstrip("-").endswith("_at"):
+        try:
+            value = datetime.fromisoformat(value)
+        except ValueError as exc:
+            raise InputError(detail="cursor is not one this API issued") from exc
+    return value, last_id
 
 
-def page(items: list[dict[str, Any]], limit: int) -> dict[str, Any]:
+def page(items: list[dict[str, Any]], limit: int, sort: str = "id") -> dict[str, Any]:
     """The page body: ``items`` (at most ``limit``; one more was fetched to know if there is a next page)."""
     more = len(items) > limit
     items = items[:limit]
-    return {"items": items, "next_cursor": encode_cursor(items[-1]["id"]) if more and items else None}
+    next_cursor = None
+    if more and items:
+        last = items[-1]
+        next_cursor = encode_cursor(last["id"], sort, last.get(sort.lstrip("-")))
+    return {"items": items, "next_cursor": next_cursor}

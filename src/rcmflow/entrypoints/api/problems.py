@@ -15,7 +15,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from rcmflow.errors import RcmflowError
+from rcmflow.errors import ForbiddenError, RcmflowError, UnauthenticatedError
 
 PROBLEM_JSON = "application/problem+json"
 TYPE_BASE = "https://rcmflow.dev/problems/"
@@ -31,7 +31,18 @@ def problem(status: int, code: str, title: str, detail: str, instance: str, **ex
 def install_problem_handlers(app: FastAPI) -> None:
     @app.exception_handler(RcmflowError)
     async def rcmflow_error(request: Request, exc: RcmflowError) -> JSONResponse:
-        return problem(exc.http_status, exc.code, exc.code.replace("_", " "), exc.message, request.url.path)
+        extra: dict[str, Any] = {}
+        headers: dict[str, str] = {}
+        if isinstance(exc, ForbiddenError):
+            extra["reason"] = exc.reason
+        elif exc.http_status == 403:  # a business rule refusing the principal (segregation of duties)
+            extra["reason"] = exc.code
+        if isinstance(exc, UnauthenticatedError):
+            headers["WWW-Authenticate"] = 'Bearer realm="rcmflow"'
+        response = problem(exc.http_status, exc.code, exc.code.replace("_", " "), exc.message, request.url.path,
+                           **extra)
+        response.headers.update(headers)
+        return response
 
     @app.exception_handler(RequestValidationError)
     async def invalid_request(request: Request, exc: RequestValidationError) -> JSONResponse:

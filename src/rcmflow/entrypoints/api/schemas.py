@@ -39,6 +39,8 @@ class ClaimDetail(BaseModel):
 
 class WorkItemOut(BaseModel):
     id: int
+    facility_id: str | None
+    payer_id: str | None
     queue: str
     item_type: str
     state: str
@@ -51,6 +53,26 @@ class WorkItemOut(BaseModel):
     created_at: datetime
     due_at: datetime | None
     escalation_level: int
+    resolved_at: datetime | None
+    resolution_code: str | None
+
+
+class Link(BaseModel):
+    object_type: str
+    object_id: str
+
+
+class Note(BaseModel):
+    id: int
+    author: str
+    created_at: datetime
+    text: str
+
+
+class WorkItemDetail(WorkItemOut):
+    details: dict[str, Any] | None
+    links: list[Link]
+    notes: list[Note]
 
 
 class WorkItemPage(BaseModel):
