@@ -6,6 +6,7 @@ clear line on stderr and a non-zero exit status; ``x12 inspect`` keeps its docum
 
 from __future__ import annotations
 
+import enum
 import json
 import logging
 import sys
@@ -239,18 +240,29 @@ def audit_verify() -> None:
     raise typer.Exit(1)
 
 
+class ServeLogFormat(enum.StrEnum):
+    json = "json"
+    console = "console"
+
+
 @app.command("serve")
 def serve(
     host: Annotated[str, typer.Option(help="Address to bind (0.0.0.0 for every interface).")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="TCP port.", min=1, max=65535)] = 8000,
     workers: Annotated[int, typer.Option(help="Worker processes.", min=1, max=64)] = 1,
+    log_format: Annotated[ServeLogFormat, typer.Option(help="json (one object per line, for log shippers) or "
+                                                       "console.")] = ServeLogFormat.json,
 ) -> None:
-    """Serve the REST API (/v1, /healthz, /readyz) over the configured database."""
+    """Serve the REST API (/v1, /healthz, /readyz, /metrics, /docs) over the configured database."""
+    import os
+
     import uvicorn
 
     _engine()  # migrate once here, before the workers start
+    os.environ["RCMFLOW_LOG_FORMAT"] = log_format.value  # read by every worker process's settings
+    # log_config=None: uvicorn leaves logging to rcmflow (redaction, request ids); the app writes the access log.
     uvicorn.run("rcmflow.entrypoints.api.server:app_from_settings", factory=True, host=host, port=port,
-                workers=workers, log_level="warning")
+                workers=workers, log_config=None, access_log=False)
 
 
 @app.command("demo")

@@ -11,12 +11,15 @@ from __future__ import annotations
 
 import hashlib
 import json
+import queue
+import threading
 from collections.abc import Sequence
+from concurrent.futures import Future
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Connection, func, select, text
+from sqlalchemy import Connection, Engine, func, select, text
 
 from rcmflow.adapters.store.schema import DEFAULT_ORGANISATION, audit_log
 
@@ -60,14 +63,18 @@ def append_audit(conn: Connection, entries: Sequence[AuditEntry]) -> None:
         return
     if conn.dialect.name == "postgresql":
         conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _LOCK_KEY})
+    else:  # SQLite: take the write lock before reading the last hash, or another process may chain from it too
+        conn.exec_driver_sql("UPDATE audit_log SET id = id WHERE 0")
     previous = conn.execute(select(audit_log.c.row_hash).order_by(audit_log.c.id.desc()).limit(1)).scalar()
     previous = previous or GENESIS
+    rows = []
     for entry in entries:
         values = {name: getattr(entry, name) for name in _CHAINED}
         values["occurred_at"] = _utc(entry.occurred_at)  # hash the time as the database gives it back
         digest = row_hash(values, previous)
-        conn.execute(audit_log.insert().values(**values, previous_hash=previous, row_hash=digest))
+        rows.append({**values, "previous_hash": previous, "row_hash": digest})
         previous = digest
+    conn.execute(audit_log.insert(), rows)  # one executemany; ids follow list order, as the chain does
 
 
 @dataclass(frozen=True)
@@ -112,3 +119,66 @@ def list_audit(conn: Connection, *, organisation_id: str, actor: str | None = No
     if after_id is not None:
         query = query.where(audit_log.c.id > after_id)
     return [dict(row) for row in conn.execute(query.order_by(audit_log.c.id).limit(limit)).mappings()]
+
+
+class AuditWriter:
+    """Group commit for audit rows that need no transaction of their own (reads of PHI through the API).
+
+    A caller hands its entries over and waits until they are committed: the PHI it read is returned only once
+    the read is on record. One thread appends whatever has queued up in one transaction, so a hundred
+    concurrent reads cost one lock and one commit instead of a hundred serialised ones."""
+
+    def __init__(self, engine: Engine, *, max_batch: int = 500, timeout: float = 30.0) -> None:
+        self.engine = engine
+        self.max_batch = max_batch
+        self.timeout = timeout
+        self._queue: queue.SimpleQueue[tuple[Sequence[AuditEntry], Future[None]] | None] = queue.SimpleQueue()
+        self._thread: threading.Thread | None = None
+        self._lock = threading.Lock()
+
+    def record(self, entries: Sequence[AuditEntry]) -> None:
+        """Append ``entries`` and return once they are committed (raises if they could not be)."""
+        if not entries:
+            return
+        done: Future[None] = Future()
+        self._start()
+        self._queue.put((entries, done))
+        done.result(timeout=self.timeout)
+
+    def _start(self) -> None:
+        if self._thread is None:
+            with self._lock:
+                if self._thread is None:
+                    self._thread = threading.Thread(target=self._run, name="audit-writer", daemon=True)
+                    self._thread.start()
+
+    def close(self) -> None:
+        if self._thread is not None:
+            self._queue.put(None)
+            self._thread.join(timeout=self.timeout)
+            self._thread = None
+
+    def _run(self) -> None:
+        while True:
+            first = self._queue.get()
+            if first is None:
+                return
+            batch = [first]
+            while len(batch) < self.max_batch:
+                try:
+                    item = self._queue.get_nowait()
+                except queue.Empty:
+                    break
+                if item is None:
+                    self._queue.put(None)  # stop after this batch
+                    break
+                batch.append(item)
+            try:
+                with self.engine.begin() as conn:
+                    append_audit(conn, [entry for entries, _ in batch for entry in entries])
+            except Exception as exc:  # noqa: BLE001 - every waiting caller learns that its read is not on record
+                for _, done in batch:
+                    done.set_exception(exc)
+            else:
+                for _, done in batch:
+                    done.set_result(None)

@@ -117,6 +117,27 @@ class KeyCache:
         self._active: dict[str, bool] = {}
         self._loaded_at = float("-inf")
         self._lock = threading.Lock()
+        # Tokens already verified: (principal, expiry, kid). A repeat is checked against the expiry, the key
+        # and the principal's being active (all in memory) instead of the signature again.
+        self._verified: dict[str, tuple[Principal, float, str]] = {}
+
+    def verified(self, token: str) -> Principal | None:
+        """The principal of a token verified before whose expiry, key and principal still hold, without any
+        I/O; None when the token must be verified (again) the full way."""
+        if time.monotonic() - self._loaded_at >= self.refresh_every:
+            return None
+        entry = self._verified.get(token)
+        if entry is None:
+            return None
+        principal, expires, kid = entry
+        if expires <= time.time() or kid not in self._keys or not self._active.get(principal.id, False):
+            return None
+        return principal
+
+    def remember(self, token: str, principal: Principal, expires: float, kid: str) -> None:
+        if len(self._verified) >= 50_000:  # bounded: forget them all rather than track age per entry
+            self._verified.clear()
+        self._verified[token] = (principal, expires, kid)
 
     def refresh(self) -> None:
         from rcmflow.services.principals import active_ids
@@ -193,4 +214,5 @@ def verify_token(token: str, cache: KeyCache) -> Principal:
                           tuple(claims.get("fac", ())), claims.get("org", "default"))
     if not cache.is_active(principal.id):
         raise InvalidTokenError("the principal is deactivated")
+    cache.remember(token, principal, float(claims["exp"]), kid)
     return principal

@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, case, func, select, text, update
+from sqlalchemy import Connection, Select, case, func, select, text, update
 
 from rcmflow.adapters.store.schema import (
     DEFAULT_ORGANISATION,
@@ -570,8 +570,22 @@ def notes_of(conn: Connection, item_id: int) -> list[Note]:
 WORK_ITEM_SORTS = ("id", "created_at", "priority")
 
 
-def list_items(
-    conn: Connection,
+def list_items(conn: Connection, **filters: Any) -> list[WorkItem]:
+    """Items in ``sort`` order, filtered (the keywords of ``items_query``)."""
+    return [WorkItem(**row._mapping) for row in conn.execute(items_query(select(work_items), **filters))]
+
+
+# What a list of work items shows: everything but the details (JSON parsed per row, only needed for one item).
+SUMMARY_COLUMNS = tuple(column for column in work_items.c if column.name not in ("details", "dedup_key"))
+
+
+def list_item_summaries(conn: Connection, **filters: Any) -> list[dict[str, Any]]:
+    """Like ``list_items``, as plain rows without the details: what list pages and the API need, cheaply."""
+    return [dict(row._mapping) for row in conn.execute(items_query(select(*SUMMARY_COLUMNS), **filters))]
+
+
+def items_query(
+    query: Select[Any],
     *,
     queue: str | None = None,
     state: str | Iterable[str] | None = None,
@@ -584,17 +598,17 @@ def list_items(
     after_id: int | None = None,
     sort: str = "id",
     after: tuple[Any, int] | None = None,
-) -> list[WorkItem]:
-    """Items in ``sort`` order (a column of ``WORK_ITEM_SORTS``, "-" for descending), continued after
-    ``after`` = (sort value, id) or ``after_id`` (id order). ``overdue_at``: active items due before it;
-    ``facilities``: only items of these facilities (None: every one)."""
+) -> Select[Any]:
+    """``query`` (over work_items) in ``sort`` order (a column of ``WORK_ITEM_SORTS``, "-" for descending),
+    continued after ``after`` = (sort value, id) or ``after_id`` (id order). ``overdue_at``: active items due
+    before it; ``facilities``: only items of these facilities (None: every one)."""
     column = sort.lstrip("-")
     if column not in WORK_ITEM_SORTS:
         raise InputError(detail=f"work items sort by one of {', '.join(WORK_ITEM_SORTS)} (prefix - for descending)")
     if after is None and after_id is not None:
         after = (after_id, after_id)
-    query = keyset_page(select(work_items), work_items.c[column], work_items.c.id, descending=sort.startswith("-"),
-                        after=after, limit=limit)
+    query = keyset_page(query, work_items.c[column], work_items.c.id, descending=sort.startswith("-"), after=after,
+                        limit=limit)
     if facilities is not None:
         query = query.where(work_items.c.facility_id.in_(list(facilities)))
     if state is not None:
@@ -608,7 +622,7 @@ def list_items(
             query = query.where(work_items.c[column] == value)
     if overdue_at is not None:
         query = query.where(_ACTIVE, work_items.c.due_at < overdue_at)
-    return [WorkItem(**row._mapping) for row in conn.execute(query)]
+    return query
 
 
 def queue_summary(

@@ -134,3 +134,25 @@ def test_cors_is_off_unless_origins_are_configured(engine: Engine, keys: KeyCach
     opened = TestClient(create_app(engine, Settings(api_cors_origins=("https://ui.example",)), keys=keys))
     allowed = opened.options("/v1/claims", headers={**preflight, "Origin": "https://ui.example"})
     assert allowed.headers["access-control-allow-origin"] == "https://ui.example"
+
+
+def test_a_write_is_committed_before_its_answer_is_sent(api: TestClient, engine: Engine, charges: None,
+                                                        token_for: TokenFor, monkeypatch: object) -> None:
+    """A commit that fails must fail the request: the client never gets 200 for a change that is not there."""
+    from sqlalchemy.engine import Connection
+
+    headers = token_for("coder")
+    item_id = _held_item(api, headers)
+    original = Connection.commit
+
+    def failing_commit(self: Connection) -> None:
+        raise RuntimeError("disk full")
+
+    Connection.commit = failing_commit  # type: ignore[method-assign]
+    try:
+        response = api.post(f"/v1/work-items/{item_id}/notes", headers=headers, json={"text": "lost?"})
+    finally:
+        Connection.commit = original  # type: ignore[method-assign]
+    assert response.status_code == 500 and response.json()["code"] == "internal_error"
+    with engine.connect() as conn:
+        assert conn.execute(select(func.count()).select_from(work_item_notes)).scalar_one() == 0

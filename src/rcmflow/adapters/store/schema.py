@@ -973,7 +973,8 @@ webhook_subscriptions = Table(
            server_default=DEFAULT_ORGANISATION),
     Column("url", String(2048), nullable=False),
     Column("event_types", Json, nullable=False),  # ["claim.denied", ...]; ["*"] for every type
-    Column("secret", String(128), nullable=False),
+    # Encrypted like PHI: whoever reads the secret can forge deliveries to the receiver.
+    Column("secret", EncryptedText("webhook_subscriptions", "secret"), nullable=False),
     Column("active", Boolean, nullable=False, default=True, server_default=true()),
     Column("created_at", UtcDateTime, nullable=False),
     Column("created_by", String(128), nullable=False),

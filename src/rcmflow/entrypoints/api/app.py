@@ -2,7 +2,8 @@
 problem handler, and the request hygiene every route gets.
 
 Middleware, outermost first: request id and access log; CORS (only when origins are configured); latency
-metrics; body size limit; authentication (who is calling); rate limit (per caller); Idempotency-Key replay.
+metrics; body size limit; authentication (who is calling); rate limit (per caller); requests in flight
+(bounded by the connection pool); Idempotency-Key replay.
 Authorisation is per route (``security.require``).
 """
 
@@ -12,22 +13,26 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
+import anyio.to_thread
 from fastapi import FastAPI
 from fastapi.responses import JSONResponse
 from sqlalchemy import Engine, text
 
 from rcmflow.entrypoints.api.docs import install_local_docs
 from rcmflow.entrypoints.api.idempotency import IdempotencyKeys
-from rcmflow.entrypoints.api.limits import BodySizeLimit, RateLimit, TokenBuckets
+from rcmflow.entrypoints.api.limits import BodySizeLimit, ConcurrencyLimit, RateLimit, TokenBuckets
 from rcmflow.entrypoints.api.metrics import install_metrics
 from rcmflow.entrypoints.api.problems import install_problem_handlers
+from rcmflow.entrypoints.api.request_context import install_request_context
 from rcmflow.entrypoints.api.resources import ROUTERS
 from rcmflow.entrypoints.api.schemas import Health
 from rcmflow.entrypoints.api.security import install_authentication
+from rcmflow.services.audit import AuditWriter
 from rcmflow.services.tokens import KeyCache
 from rcmflow.settings import Settings, get_settings
 
 API_VERSION = "1.0.0"
+API_THREADS = 8
 # Calls without valid credentials (the token endpoint, mostly) are limited per client address, harder: it
 # slows down guessing secrets.
 ANONYMOUS_RATE, ANONYMOUS_BURST = 5.0, 20
@@ -37,9 +42,15 @@ def create_app(engine: Engine, settings: Settings | None = None, *, keys: KeyCac
     """The API over ``engine`` (migrated by the caller)."""
     settings = settings or get_settings()
 
+    audit_writer = AuditWriter(engine)
+
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        # Threads for the synchronous routes: one per pooled database connection, so a request waits for a
+        # thread (cheap) rather than holding one while it waits for a connection.
+        anyio.to_thread.current_default_thread_limiter().total_tokens = API_THREADS
         yield
+        audit_writer.close()
 
     # FastAPI's own /docs and /redoc pages load Swagger UI and ReDoc from a CDN, which closed hospital networks
     # cannot reach: they are off, and /docs serves Swagger UI from the swagger-ui-bundle package instead.
@@ -49,6 +60,7 @@ def create_app(engine: Engine, settings: Settings | None = None, *, keys: KeyCac
                               "the access token as a bearer token.")
     app.state.engine = engine
     app.state.settings = settings
+    app.state.audit_writer = audit_writer
     install_local_docs(app)
     install_problem_handlers(app)
     for router in ROUTERS:
@@ -84,14 +96,16 @@ def create_app(engine: Engine, settings: Settings | None = None, *, keys: KeyCac
 def _install_middleware(app: FastAPI, engine: Engine, settings: Settings, keys: KeyCache) -> None:
     # add_middleware wraps what is there: the last one added runs first.
     app.add_middleware(IdempotencyKeys, engine=engine)
+    app.add_middleware(ConcurrencyLimit, limit=API_THREADS)
     app.add_middleware(RateLimit, principal_buckets=TokenBuckets(settings.api_rate_limit, settings.api_rate_burst),
                        anonymous_buckets=TokenBuckets(ANONYMOUS_RATE, ANONYMOUS_BURST))
     install_authentication(app, keys)
     app.add_middleware(BodySizeLimit, max_bytes=settings.api_max_body_bytes)
     install_metrics(app, engine)
-    if settings.api_cors_origins:
+    if settings.api_cors_origins:  # off by default: a browser on another origin gets no CORS headers
         from fastapi.middleware.cors import CORSMiddleware
 
         app.add_middleware(CORSMiddleware, allow_origins=list(settings.api_cors_origins), allow_credentials=False,
                            allow_methods=["GET", "POST", "DELETE"],
                            allow_headers=["Authorization", "Content-Type", "Idempotency-Key", "X-Request-ID"])
+    install_request_context(app)  # outermost: every answer, even a refusal, carries its request id

@@ -8,6 +8,7 @@ keeps its own buckets, so the effective limit is N times the configured one (doc
 
 from __future__ import annotations
 
+import asyncio
 import math
 import time
 from collections.abc import Callable
@@ -129,3 +130,25 @@ class RateLimit:
             await response(scope, receive, send)
             return
         await self.app(scope, receive, send)
+
+
+class ConcurrencyLimit:
+    """At most ``limit`` requests inside the app at once per process; the rest wait here, in the event loop.
+
+    Routes run in threads and each holds one pooled database connection: bounding the requests in flight by
+    the pool size means no request ever waits for a connection while holding a thread (or times out in the
+    pool under a burst); they queue in arrival order instead."""
+
+    def __init__(self, app: ASGIApp, limit: int) -> None:
+        self.app = app
+        self.limit = limit
+        self._semaphore: asyncio.Semaphore | None = None
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or not scope["path"].startswith("/v1/"):
+            await self.app(scope, receive, send)
+            return
+        if self._semaphore is None:  # created in the serving event loop
+            self._semaphore = asyncio.Semaphore(self.limit)
+        async with self._semaphore:
+            await self.app(scope, receive, send)

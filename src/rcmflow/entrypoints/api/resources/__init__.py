@@ -10,8 +10,9 @@ from rcmflow.entrypoints.api.resources import (
     documents,
     finance,
     operations,
+    webhooks,
     work_items,
 )
 
 ROUTERS = (auth.router, claims.router, work_items.router, approvals.router, documents.router, finance.router,
-           operations.router, audit.router)
+           operations.router, audit.router, webhooks.router)

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Depends, Query, Request
 
 from rcmflow.adapters.store.schema import utc_now
 from rcmflow.domain.access import Principal
-from rcmflow.entrypoints.api.deps import Cursor, Limit, ReadConn, WriteConn, audit
+from rcmflow.entrypoints.api.deps import Cursor, Limit, ReadConn, WriteConn, audit, audit_read
 from rcmflow.entrypoints.api.pagination import decode_cursor, page
 from rcmflow.entrypoints.api.schemas import ClaimDetail, ClaimPage
 from rcmflow.entrypoints.api.security import check_facility, facility_filter, require
@@ -47,15 +47,15 @@ def _claim_facility(conn: Any, claim_id: int) -> str | None:
 
 
 @router.get("/{claim_id}", response_model=ClaimDetail)
-def claim_route(request: Request, claim_id: int, conn: WriteConn,
+def claim_route(request: Request, claim_id: int, conn: ReadConn,
                 principal: Annotated[Principal, Depends(require("claims:read"))]) -> dict[str, Any]:
     """One claim: its lines, its latest scrub findings (rule@version, inputs) and its timeline. A read of
-    protected health information: it is recorded in the audit trail."""
+    protected health information: it is recorded in the audit trail before the answer is sent."""
     from rcmflow.services.claim_views import claim_detail
 
-    check_facility(principal, _claim_facility(conn, claim_id), f"claim {claim_id}")
     detail = claim_detail(conn, claim_id)
-    audit(conn, request, principal, "read claim", "claim", str(claim_id))
+    check_facility(principal, detail["claim"]["facility_id"], f"claim {claim_id}")  # before anything leaves
+    audit_read(request, principal, "read claim", "claim", str(claim_id))
     return detail
 
 

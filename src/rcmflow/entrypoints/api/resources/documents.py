@@ -4,7 +4,6 @@ same bytes twice are one document; lists and metadata of stored documents (never
 from __future__ import annotations
 
 import hashlib
-from dataclasses import asdict
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
@@ -12,7 +11,7 @@ from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
 from rcmflow.domain.access import Principal
-from rcmflow.entrypoints.api.deps import Cursor, Limit, ReadConn, audit
+from rcmflow.entrypoints.api.deps import Cursor, Limit, ReadConn, audit, shallow
 from rcmflow.entrypoints.api.pagination import decode_cursor, page
 from rcmflow.entrypoints.api.security import require
 from rcmflow.errors import InputError
@@ -64,7 +63,7 @@ def list_documents_route(conn: ReadConn, principal: Annotated[Principal, Depends
     after = decode_cursor(cursor, "-id")
     rows = list_documents(conn, status=status, organisation_id=principal.organisation_id, limit=limit + 1,
                           before_id=after[1] if after else None)
-    return page([asdict(row) for row in rows], limit, "-id")
+    return page([shallow(row) for row in rows], limit, "-id")
 
 
 @router.get("/{document_id}")

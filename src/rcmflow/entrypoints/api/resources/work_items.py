@@ -3,7 +3,6 @@ notes, and the actions people take on them (assign, resolve, annotate), each aud
 
 from __future__ import annotations
 
-from dataclasses import asdict
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
@@ -11,7 +10,7 @@ from pydantic import BaseModel, Field
 
 from rcmflow.adapters.store.schema import utc_now
 from rcmflow.domain.access import Principal
-from rcmflow.entrypoints.api.deps import Cursor, Limit, ReadConn, WriteConn, audit
+from rcmflow.entrypoints.api.deps import Cursor, Limit, ReadConn, WriteConn, audit, shallow
 from rcmflow.entrypoints.api.pagination import decode_cursor, page
 from rcmflow.entrypoints.api.schemas import WorkItemDetail, WorkItemPage
 from rcmflow.entrypoints.api.security import check_facility, facility_filter, require
@@ -43,12 +42,12 @@ def list_work_items_route(
     sort: Sort = "id", limit: Limit = 50, cursor: Cursor = None,
 ) -> dict[str, Any]:
     """Work items of the caller's facilities, filtered by queue, state and owner."""
-    from rcmflow.services.work_items import list_items
+    from rcmflow.services.work_items import list_item_summaries
 
-    items = list_items(conn, queue=queue, state=state, owner=owner, facilities=facility_filter(principal),
+    items = list_item_summaries(conn, queue=queue, state=state, owner=owner, facilities=facility_filter(principal),
                        organisation_id=principal.organisation_id, sort=sort, after=decode_cursor(cursor, sort),
                        limit=limit + 1)
-    return page([asdict(item) for item in items], limit, sort)
+    return page(items, limit, sort)
 
 
 def _detail(conn: Any, item_id: int, principal: Principal) -> dict[str, Any]:
@@ -56,8 +55,8 @@ def _detail(conn: Any, item_id: int, principal: Principal) -> dict[str, Any]:
 
     item = get_item(conn, item_id)
     check_facility(principal, item.facility_id, f"work item {item_id}")
-    return {**asdict(item), "links": [{"object_type": t, "object_id": i} for t, i in links_of(conn, item_id)],
-            "notes": [asdict(note) for note in notes_of(conn, item_id)]}
+    return {**shallow(item), "links": [{"object_type": t, "object_id": i} for t, i in links_of(conn, item_id)],
+            "notes": [shallow(note) for note in notes_of(conn, item_id)]}
 
 
 @router.get("/{item_id}", response_model=WorkItemDetail)

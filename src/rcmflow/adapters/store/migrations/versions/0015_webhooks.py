@@ -31,7 +31,7 @@ def upgrade() -> None:
         sa.Column("organisation_id", sa.String(length=64), server_default="default", nullable=False),
         sa.Column("url", sa.String(length=2048), nullable=False),
         sa.Column("event_types", _JSON, nullable=False),
-        sa.Column("secret", sa.String(length=128), nullable=False),
+        sa.Column("secret", sa.LargeBinary(), nullable=False),  # AES-GCM, like PHI (docs/design/phi.md)
         sa.Column("active", sa.Boolean(), server_default=sa.true(), nullable=False),
         sa.Column("created_at", _TIMESTAMP, nullable=False),
         sa.Column("created_by", sa.String(length=128), nullable=False),
