@@ -4,7 +4,6 @@ its lines, latest findings and event timeline."""
 from __future__ import annotations
 
 from collections.abc import Sequence
-from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import Connection, and_, case, func, select
@@ -50,8 +49,6 @@ def list_claims(conn: Connection, *, state: str | None = None, payer_id: str | N
     column = sort.lstrip("-")
     if column not in CLAIM_SORTS:
         raise InputError(detail=f"claims sort by one of {', '.join(CLAIM_SORTS)} (prefix - for descending)")
-    if after is not None and column == "total_charge":
-        after = (Decimal(str(after[0])), after[1])
     query = keyset_page(query, claims.c[column], claims.c.id, descending=sort.startswith("-"), after=after,
                         limit=limit)
     return [{**row._mapping, "total_charge": str(row.total_charge)} for row in conn.execute(query)]

@@ -4,6 +4,7 @@ error, readiness, and the committed OpenAPI document kept equal to the generated
 from __future__ import annotations
 
 import json
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
@@ -126,3 +127,30 @@ def test_the_api_docs_load_every_asset_from_the_server_itself(client: TestClient
     for asset in assets:
         assert client.get(asset).status_code == 200, asset
     assert client.get("/redoc").status_code == 404  # ReDoc would come from a CDN: it is off
+
+
+@pytest.mark.parametrize("sort", ["id", "-id", "created_at", "-total_charge", "total_charge"])
+def test_claims_sort_and_page_by_any_sort_key_without_gaps(client: TestClient, sort: str) -> None:
+    seen, cursor = [], None
+    while True:
+        body = client.get("/v1/claims", params={"sort": sort, "limit": 1, **({"cursor": cursor} if cursor else {})})
+        assert body.status_code == 200, body.text
+        seen += body.json()["items"]
+        cursor = body.json()["next_cursor"]
+        if not cursor:
+            break
+    every = client.get("/v1/claims", params={"sort": sort, "limit": 100}).json()["items"]
+    assert [c["id"] for c in seen] == [c["id"] for c in every] and len(seen) == 4
+    column = sort.lstrip("-")
+    keys = [(Decimal(c[column]) if column == "total_charge" else c[column], c["id"]) for c in every]
+    assert keys == sorted(keys, reverse=sort.startswith("-"))
+
+
+def test_a_forged_cursor_is_refused_not_sent_to_the_database(client: TestClient) -> None:
+    import base64
+
+    forged = base64.urlsafe_b64encode(b'["total_charge","abc",1]').decode().rstrip("=")
+    response = client.get("/v1/claims", params={"sort": "total_charge", "cursor": forged})
+    assert response.status_code == 422 and response.json()["code"] == "input"
+    other_sort = client.get("/v1/claims", params={"limit": 1}).json()["next_cursor"]
+    assert client.get("/v1/claims", params={"sort": "created_at", "cursor": other_sort}).status_code == 422

@@ -68,7 +68,9 @@ def test_uploading_a_document_ingests_it_once(api: TestClient, engine: Engine, t
     assert repeat.status_code == 200 and repeat.json()["document_id"] == first.json()["document_id"]
     broken = api.post("/v1/documents", params={"filename": "x.835"}, headers=headers,
                       content=b"ISA*00*broken~")
-    assert broken.status_code == 422 and broken.json()["status"] == "failed"
+    assert broken.status_code == 422 and broken.headers["content-type"] == "application/problem+json"
+    assert broken.json()["code"] == "unreadable_document" and broken.json()["result"]["status"] == "failed"
+    assert broken.json()["result"]["errors"][0]["code"]
     with engine.connect() as conn:
         assert conn.execute(select(func.count()).select_from(documents)).scalar_one() == 2  # the bad one is kept
     listed = api.get("/v1/documents", headers=headers).json()["items"]

@@ -10,7 +10,7 @@ from dataclasses import fields
 from typing import Annotated, Any
 
 import anyio.to_thread
-from fastapi import Depends, Query, Request
+from fastapi import Depends, Path, Query, Request
 from sqlalchemy import Connection
 
 from rcmflow.adapters.store.schema import utc_now
@@ -41,6 +41,8 @@ async def write_connection(request: Request) -> AsyncIterator[Connection]:
 ReadConn = Annotated[Connection, Depends(read_connection, scope="function")]
 WriteConn = Annotated[Connection, Depends(write_connection, scope="function")]
 Limit = Annotated[int, Query(ge=1, le=MAX_LIMIT, description="Items per page.")]
+MAX_ID = 2**63 - 1  # the largest id either database stores (BIGINT): anything above is no id of ours
+Id = Annotated[int, Path(ge=1, le=MAX_ID)]
 Cursor = Annotated[str | None, Query(max_length=200, description="The next_cursor of the previous page.")]
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import json
 from datetime import datetime
+from decimal import Decimal
 from typing import Any
 
 from rcmflow.errors import InputError
@@ -14,7 +15,7 @@ MAX_LIMIT = 500
 
 
 def encode_cursor(last_id: int, sort: str = "id", value: Any = None) -> str:
-    plain = value.isoformat() if isinstance(value, datetime) else value
+    plain = value.isoformat() if isinstance(value, datetime) else str(value) if isinstance(value, Decimal) else value
     text = json.dumps([sort, plain, last_id], separators=(",", ":"))
     return base64.urlsafe_b64encode(text.encode()).decode().rstrip("=")
 
@@ -25,18 +26,31 @@ def decode_cursor(cursor: str | None, sort: str = "id") -> tuple[Any, int] | Non
         return None
     try:
         name, value, last_id = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
-        if not isinstance(last_id, int) or isinstance(last_id, bool):
+        if not isinstance(last_id, int) or isinstance(last_id, bool) or not 0 <= last_id < 2**63:
             raise ValueError("id")
     except (ValueError, TypeError, UnicodeDecodeError) as exc:
         raise InputError(detail="cursor is not one this API issued") from exc
     if name != sort:
         raise InputError(detail=f"cursor was issued for sort={name}, not sort={sort}")
-    if isinstance(value, str) and sort.lstrip("-").endswith("_at"):
-        try:
-            value = datetime.fromisoformat(value)
-        except ValueError as exc:
-            raise InputError(detail="cursor is not one this API issued") from exc
-    return value, last_id
+    try:
+        return _typed(sort.lstrip("-"), value), last_id
+    except (ValueError, TypeError, ArithmeticError) as exc:
+        raise InputError(detail="cursor is not one this API issued") from exc
+
+
+def _typed(column: str, value: Any) -> Any:
+    """The cursor's sort value as the column's type: a forged cursor must not reach the database as text."""
+    if column.endswith("_at"):
+        return datetime.fromisoformat(value)
+    if column == "total_charge":
+        return Decimal(str(value)) if isinstance(value, str | int) else _refuse()
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value < 2**63:
+        return _refuse()
+    return value
+
+
+def _refuse() -> Any:
+    raise ValueError("cursor value")
 
 
 def page(items: list[dict[str, Any]], limit: int, sort: str = "id") -> dict[str, Any]:

@@ -12,7 +12,7 @@ from pydantic import BaseModel, Field
 
 from rcmflow.adapters.store.schema import utc_now
 from rcmflow.domain.access import Principal
-from rcmflow.entrypoints.api.deps import ReadConn, WriteConn, audit
+from rcmflow.entrypoints.api.deps import Id, ReadConn, WriteConn, audit
 from rcmflow.entrypoints.api.security import require
 
 router = APIRouter(prefix="/v1/approvals", tags=["approvals"])
@@ -48,7 +48,7 @@ def list_approvals_route(conn: ReadConn, principal: Annotated[Principal, Depends
 
 
 @router.get("/{request_id}")
-def approval_route(request_id: int, conn: ReadConn,
+def approval_route(request_id: Id, conn: ReadConn,
                    principal: Annotated[Principal, Depends(require("approvals:read"))]) -> dict[str, Any]:
     """One approval request with its chain and decisions."""
     from rcmflow.services.approvals import request_detail
@@ -56,7 +56,7 @@ def approval_route(request_id: int, conn: ReadConn,
     return _plain(request_detail(conn, request_id))
 
 
-def _decide(request: Request, conn: Any, principal: Principal, request_id: int, action: str, decide: Any,
+def _decide(request: Request, conn: Any, principal: Principal, request_id: Id, action: str, decide: Any,
             ) -> dict[str, Any]:
     from rcmflow.services.approvals import request_detail
 
@@ -68,7 +68,7 @@ def _decide(request: Request, conn: Any, principal: Principal, request_id: int, 
 
 
 @router.post("/{request_id}/approve")
-def approve_route(request: Request, request_id: int, body: ApproveRequest, conn: WriteConn,
+def approve_route(request: Request, request_id: Id, body: ApproveRequest, conn: WriteConn,
                   principal: Annotated[Principal, Depends(require("approvals:decide"))]) -> dict[str, Any]:
     """Approve at the request's current level, as the caller."""
     from rcmflow.services.approvals import approve
@@ -79,7 +79,7 @@ def approve_route(request: Request, request_id: int, body: ApproveRequest, conn:
 
 
 @router.post("/{request_id}/reject")
-def reject_route(request: Request, request_id: int, body: RejectRequest, conn: WriteConn,
+def reject_route(request: Request, request_id: Id, body: RejectRequest, conn: WriteConn,
                  principal: Annotated[Principal, Depends(require("approvals:decide"))]) -> dict[str, Any]:
     """Reject the request at its current level, with a reason."""
     from rcmflow.services.approvals import reject

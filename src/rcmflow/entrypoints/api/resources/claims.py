@@ -9,7 +9,7 @@ from fastapi import APIRouter, Depends, Query, Request
 
 from rcmflow.adapters.store.schema import utc_now
 from rcmflow.domain.access import Principal
-from rcmflow.entrypoints.api.deps import Cursor, Limit, ReadConn, WriteConn, audit, audit_read
+from rcmflow.entrypoints.api.deps import Cursor, Id, Limit, ReadConn, WriteConn, audit, audit_read
 from rcmflow.entrypoints.api.pagination import decode_cursor, page
 from rcmflow.entrypoints.api.schemas import ClaimDetail, ClaimPage
 from rcmflow.entrypoints.api.security import check_facility, facility_filter, require
@@ -34,7 +34,7 @@ def list_claims_route(
     return page(rows, limit, sort)
 
 
-def _claim_facility(conn: Any, claim_id: int) -> str | None:
+def _claim_facility(conn: Any, claim_id: Id) -> str | None:
     from sqlalchemy import select
 
     from rcmflow.adapters.store.schema import claims
@@ -47,7 +47,7 @@ def _claim_facility(conn: Any, claim_id: int) -> str | None:
 
 
 @router.get("/{claim_id}", response_model=ClaimDetail)
-def claim_route(request: Request, claim_id: int, conn: ReadConn,
+def claim_route(request: Request, claim_id: Id, conn: ReadConn,
                 principal: Annotated[Principal, Depends(require("claims:read"))]) -> dict[str, Any]:
     """One claim: its lines, its latest scrub findings (rule@version, inputs) and its timeline. A read of
     protected health information: it is recorded in the audit trail before the answer is sent."""
@@ -60,7 +60,7 @@ def claim_route(request: Request, claim_id: int, conn: ReadConn,
 
 
 @router.post("/{claim_id}/release", response_model=ClaimDetail)
-def release_route(request: Request, claim_id: int, conn: WriteConn,
+def release_route(request: Request, claim_id: Id, conn: WriteConn,
                   principal: Annotated[Principal, Depends(require("claims:write"))]) -> dict[str, Any]:
     """Release a claim the scrubber routed for review (warnings only) to submission."""
     from rcmflow.services.charge_claims import release_claim

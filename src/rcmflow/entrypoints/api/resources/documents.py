@@ -11,8 +11,9 @@ from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
 from rcmflow.domain.access import Principal
-from rcmflow.entrypoints.api.deps import Cursor, Limit, ReadConn, audit, shallow
+from rcmflow.entrypoints.api.deps import Cursor, Id, Limit, ReadConn, audit, shallow
 from rcmflow.entrypoints.api.pagination import decode_cursor, page
+from rcmflow.entrypoints.api.problems import problem
 from rcmflow.entrypoints.api.security import require
 from rcmflow.errors import InputError
 
@@ -47,10 +48,11 @@ def _ingest(request: Request, principal: Principal, filename: str, content: byte
     with engine.begin() as conn:
         audit(conn, request, principal, "upload document", "document", str(outcome.document_id),
               after={"sha256": hashlib.sha256(content).hexdigest(), "status": outcome.status})
-    status = 201 if outcome.created else 200
-    if outcome.status == "failed":
-        status = 422
-    return JSONResponse(result, status_code=status)
+    if outcome.status == "failed":  # kept as a failed document; the problem names where and why
+        return problem(422, "unreadable_document", "unreadable document",
+                       f"{filename} could not be read: it is kept as failed document {outcome.document_id}",
+                       request.url.path, document_id=outcome.document_id, result=result)
+    return JSONResponse(result, status_code=201 if outcome.created else 200)
 
 
 @router.get("")
@@ -67,7 +69,7 @@ def list_documents_route(conn: ReadConn, principal: Annotated[Principal, Depends
 
 
 @router.get("/{document_id}")
-def document_route(document_id: int, conn: ReadConn,
+def document_route(document_id: Id, conn: ReadConn,
                    principal: Annotated[Principal, Depends(require("documents:read"))]) -> dict[str, Any]:
     """One stored document: how it was detected and processed, its located errors and its summary."""
     from sqlalchemy import select

@@ -9,7 +9,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Query
 
 from rcmflow.domain.access import Principal
-from rcmflow.entrypoints.api.deps import Cursor, Limit, ReadConn
+from rcmflow.entrypoints.api.deps import Cursor, Id, Limit, ReadConn
 from rcmflow.entrypoints.api.pagination import decode_cursor, page
 from rcmflow.entrypoints.api.security import facility_filter, require
 
@@ -32,7 +32,7 @@ def list_remittances_route(conn: ReadConn, principal: Annotated[Principal, Depen
 
 
 @router.get("/remittances/{remittance_id}", tags=["remittances"])
-def remittance_route(remittance_id: int, conn: ReadConn,
+def remittance_route(remittance_id: Id, conn: ReadConn,
                      principal: Annotated[Principal, Depends(require("remittances:read"))]) -> dict[str, Any]:
     """One remittance, its claim payments (of the caller's facilities) and the deposits that paid it."""
     from rcmflow.services.finance_views import remittance_detail

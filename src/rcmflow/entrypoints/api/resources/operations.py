@@ -17,7 +17,8 @@ router = APIRouter(prefix="/v1/outbox", tags=["outbox"])
 
 
 class ReplayRequest(BaseModel):
-    ids: list[int] | None = Field(default=None, max_length=10_000, description="These messages...")
+    ids: list[Annotated[int, Field(ge=1, le=2**63 - 1)]] | None = Field(default=None, max_length=10_000,
+                                                                    description="These messages...")
     destination: str | None = Field(default=None, max_length=64, description="...or every one of a destination.")
     include_failed: bool = Field(default=False, description="Also failed messages waiting for a retry, not "
                                  "only dead ones.")

@@ -12,7 +12,7 @@ from pydantic import BaseModel, Field
 
 from rcmflow.adapters.store.schema import utc_now
 from rcmflow.domain.access import Principal
-from rcmflow.entrypoints.api.deps import ReadConn, WriteConn
+from rcmflow.entrypoints.api.deps import Id, ReadConn, WriteConn
 from rcmflow.entrypoints.api.security import require
 
 router = APIRouter(prefix="/v1/webhooks", tags=["webhooks"])
@@ -62,7 +62,7 @@ def create_route(body: SubscriptionRequest, conn: WriteConn, principal: Manager)
 
 
 @router.post("/{subscription_id}/rotate-secret")
-def rotate_route(subscription_id: int, body: SecretRotation, conn: WriteConn, principal: Manager) -> dict[str, Any]:
+def rotate_route(subscription_id: Id, body: SecretRotation, conn: WriteConn, principal: Manager) -> dict[str, Any]:
     """A new signing secret (shown this once); the previous one keeps signing during the overlap."""
     from datetime import timedelta
 
@@ -74,7 +74,7 @@ def rotate_route(subscription_id: int, body: SecretRotation, conn: WriteConn, pr
 
 
 @router.delete("/{subscription_id}")
-def delete_route(subscription_id: int, conn: WriteConn, principal: Manager) -> dict[str, Any]:
+def delete_route(subscription_id: Id, conn: WriteConn, principal: Manager) -> dict[str, Any]:
     """Stop a subscription; deliveries already queued for it are dead-lettered (visible in the outbox)."""
     from rcmflow.services.webhooks import deactivate_subscription
 

@@ -10,7 +10,7 @@ from pydantic import BaseModel, Field
 
 from rcmflow.adapters.store.schema import utc_now
 from rcmflow.domain.access import Principal
-from rcmflow.entrypoints.api.deps import Cursor, Limit, ReadConn, WriteConn, audit, shallow
+from rcmflow.entrypoints.api.deps import Cursor, Id, Limit, ReadConn, WriteConn, audit, shallow
 from rcmflow.entrypoints.api.pagination import decode_cursor, page
 from rcmflow.entrypoints.api.schemas import WorkItemDetail, WorkItemPage
 from rcmflow.entrypoints.api.security import check_facility, facility_filter, require
@@ -50,7 +50,7 @@ def list_work_items_route(
     return page(items, limit, sort)
 
 
-def _detail(conn: Any, item_id: int, principal: Principal) -> dict[str, Any]:
+def _detail(conn: Any, item_id: Id, principal: Principal) -> dict[str, Any]:
     from rcmflow.services.work_items import get_item, links_of, notes_of
 
     item = get_item(conn, item_id)
@@ -60,13 +60,13 @@ def _detail(conn: Any, item_id: int, principal: Principal) -> dict[str, Any]:
 
 
 @router.get("/{item_id}", response_model=WorkItemDetail)
-def work_item_route(item_id: int, conn: ReadConn,
+def work_item_route(item_id: Id, conn: ReadConn,
                     principal: Annotated[Principal, Depends(require("work_items:read"))]) -> dict[str, Any]:
     """One work item with the objects it is about and its notes."""
     return _detail(conn, item_id, principal)
 
 
-def _act(request: Request, conn: Any, principal: Principal, item_id: int, action: str, change: Any) -> dict[str, Any]:
+def _act(request: Request, conn: Any, principal: Principal, item_id: Id, action: str, change: Any) -> dict[str, Any]:
     before = _detail(conn, item_id, principal)
     change()
     after = _detail(conn, item_id, principal)
@@ -75,7 +75,7 @@ def _act(request: Request, conn: Any, principal: Principal, item_id: int, action
 
 
 @router.post("/{item_id}/assign", response_model=WorkItemDetail)
-def assign_route(request: Request, item_id: int, body: AssignRequest, conn: WriteConn,
+def assign_route(request: Request, item_id: Id, body: AssignRequest, conn: WriteConn,
                  principal: Annotated[Principal, Depends(require("work_items:write"))]) -> dict[str, Any]:
     """Give an active item to someone, or back to its role's pool."""
     from rcmflow.services.work_items import assign
@@ -85,7 +85,7 @@ def assign_route(request: Request, item_id: int, body: AssignRequest, conn: Writ
 
 
 @router.post("/{item_id}/resolve", response_model=WorkItemDetail)
-def resolve_route(request: Request, item_id: int, body: ResolveRequest, conn: WriteConn,
+def resolve_route(request: Request, item_id: Id, body: ResolveRequest, conn: WriteConn,
                   principal: Annotated[Principal, Depends(require("work_items:write"))]) -> dict[str, Any]:
     """Resolve an active item with a resolution code and an optional note."""
     from rcmflow.services.work_items import resolve
@@ -96,7 +96,7 @@ def resolve_route(request: Request, item_id: int, body: ResolveRequest, conn: Wr
 
 
 @router.post("/{item_id}/notes", response_model=WorkItemDetail, status_code=201)
-def note_route(request: Request, item_id: int, body: NoteRequest, conn: WriteConn,
+def note_route(request: Request, item_id: Id, body: NoteRequest, conn: WriteConn,
                principal: Annotated[Principal, Depends(require("work_items:write"))]) -> dict[str, Any]:
     """Add a note to a work item."""
     from rcmflow.services.work_items import add_note
