@@ -238,3 +238,21 @@ def test_people_log_in_with_a_session_cookie_and_out_again(api: TestClient, engi
     assert api.delete("/v1/session").status_code == 204
     api.cookies.set("rcmflow_session", cookie.split(";")[0].split("=", 1)[1])
     assert api.get("/v1/me").status_code == 401  # the ended session is refused even if the cookie is replayed
+
+
+def test_the_documented_permission_table_is_the_one_enforced() -> None:
+    from pathlib import Path
+
+    from rcmflow.domain.access import PERMISSIONS
+
+    doc = (Path(__file__).parents[3] / "docs" / "api.md").read_text()
+    header = next(line for line in doc.splitlines() if line.startswith("| permission |"))
+    roles = [cell.strip() for cell in header.strip("|").split("|")[1:]]
+    assert roles == list(ROLES)
+    documented = {}
+    for line in doc.splitlines():
+        if line.startswith("| `") and ":" in line.split("|")[1]:
+            cells = [cell.strip() for cell in line.strip("|").split("|")]
+            documented[cells[0].strip("`")] = {role for role, cell in zip(roles, cells[1:], strict=True) if cell}
+    assert set(documented) == set(PERMISSIONS)
+    assert all(documented[p] == {r for r in ROLES if p in ROLES[r]} for p in PERMISSIONS)
