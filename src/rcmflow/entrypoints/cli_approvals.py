@@ -16,6 +16,8 @@ from rich.console import Console
 from rich.table import Table
 
 from rcmflow.adapters.store.schema import utc_now
+from rcmflow.services.approvals import normalise_person
+from rcmflow.services.audit import record_action
 
 approvals_app = typer.Typer(help="Approval requests, decisions and delegations.", no_args_is_help=True)
 console = Console()
@@ -109,6 +111,7 @@ def approvals_approve(
     with _engine().begin() as conn:
         outcome = approve(conn, request_id, who, set(role or ()), now=utc_now(), reason=reason,
                           on_behalf_of=on_behalf_of)
+        record_action(conn, normalise_person(who), "approve", "approval request", [request_id])
     acting = f" for {outcome.on_behalf_of}" if outcome.on_behalf_of else ""
     after = (outcome.state if outcome.state != "pending" else
              f"pending at level {outcome.current_level + 1}")
@@ -129,6 +132,7 @@ def approvals_reject(
     with _engine().begin() as conn:
         outcome = reject(conn, request_id, who, set(role or ()), reason=reason, now=utc_now(),
                          on_behalf_of=on_behalf_of)
+        record_action(conn, normalise_person(who), "reject", "approval request", [request_id])
     console.print(f"request {request_id} rejected at level {outcome.level + 1}", highlight=False)
 
 
@@ -143,6 +147,7 @@ def approvals_cancel(
 
     with _engine().begin() as conn:
         cancel(conn, request_id, who, reason, utc_now(), roles=set(role or ()))
+        record_action(conn, normalise_person(who), "cancel approval", "approval request", [request_id])
     console.print(f"request {request_id} cancelled", highlight=False)
 
 
@@ -165,6 +170,7 @@ def approvals_delegate(
         made = delegate(conn, delegator=delegator, delegate=delegate_to, role=role,
                         starts_at=_when(starts) if starts else now, expires_at=_when(until),
                         created_by=who or delegator, now=now, creator_roles={ADMIN_ROLE} if admin else set())
+        record_action(conn, normalise_person(who or delegator), "delegate approvals", "delegation", [made.id])
     console.print(f"delegation {made.id}: {made.delegate} may act for {made.delegator} "
                   f"({made.role or 'every role'}) until {made.expires_at.isoformat()}", highlight=False)
 

@@ -19,6 +19,7 @@ from rich.table import Table
 from rcmflow.domain.charges import ChargeFile
 from rcmflow.domain.money import format_amount
 from rcmflow.domain.scrubber import ScrubResult
+from rcmflow.services.audit import record_action
 
 claims_app = typer.Typer(help="Claims: scrub charge files, export clean claims as 837.", no_args_is_help=True)
 console = Console()
@@ -141,6 +142,12 @@ def export_command(
 AsOpt = Annotated[str, typer.Option("--as", help="Who is acting (a user name).", show_default=False)]
 
 
+def _os_user() -> str:
+    import getpass
+
+    return f"user:{getpass.getuser()}"
+
+
 def _actor(name: str) -> str:
     return name if ":" in name else f"user:{name}"
 
@@ -178,8 +185,9 @@ def show_command(
     from rcmflow.entrypoints.cli import _engine
     from rcmflow.services.claim_views import claim_detail
 
-    with _engine().connect() as conn:
+    with _engine().begin() as conn:
         detail = claim_detail(conn, claim_id)
+        record_action(conn, _os_user(), "read claim", "claim", [claim_id])  # PHI on screen
     if as_json:
         sys.stdout.write(json.dumps(detail, default=str) + "\n")
         return
@@ -215,6 +223,7 @@ def release_command(claim_id: Annotated[int, typer.Argument(help="Claim id.")], 
 
     with _engine().begin() as conn:
         release_claim(conn, claim_id, actor=_actor(actor), now=utc_now())
+        record_action(conn, _actor(actor), "release claim", "claim", [claim_id])
     console.print(f"claim {claim_id}: ready")
 
 
@@ -240,6 +249,7 @@ def rescrub_command(
         now = utc_now()
         result = rescrub_claims(conn, ids, scrubber=scrubber, today=_today(today) if today else now.date(),
                                 actor="system:scrubber", now=now)
+        record_action(conn, _os_user(), "rescrub claim", "claim", ids)
     console.print(f"rescrubbed {len(result.ready) + len(result.held) + len(result.review)} claim(s): "
                   f"{len(result.ready)} ready, {len(result.held)} held, {len(result.review)} for review")
 
@@ -322,4 +332,5 @@ def appeal_command(
         appeal_id = draft_appeal(conn, claim_id, reason=reason, actor=_actor(actor), now=now)
         if submit:
             submit_appeal(conn, appeal_id, configured_trading_partners(), actor=_actor(actor), now=now)
+        record_action(conn, _actor(actor), "appeal claim", "claim", [claim_id])
     console.print(f"appeal {appeal_id} of claim {claim_id}: {'submitted' if submit else 'drafted'}")

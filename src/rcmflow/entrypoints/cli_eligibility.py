@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import getpass
 import json
 import sys
 from pathlib import Path
@@ -58,12 +59,15 @@ def show_command(
     from rcmflow.adapters.crypto import blind_index
     from rcmflow.adapters.store.schema import eligibility_responses
     from rcmflow.entrypoints.cli import _engine
+    from rcmflow.services.audit import record_action
 
     columns = [column for column in eligibility_responses.c if column.name != "member_id_index"]
-    with _engine().connect() as conn:
+    with _engine().begin() as conn:
         rows = [dict(row._mapping) for row in conn.execute(select(*columns).where(
             eligibility_responses.c.member_id_index == blind_index(member_id))
             .order_by(eligibility_responses.c.id.desc()))]
+        # PHI on screen: recorded by the member's blind index, never the member id itself.
+        record_action(conn, f"user:{getpass.getuser()}", "read eligibility", "member", [blind_index(member_id)])
     if as_json:
         sys.stdout.write(json.dumps(rows, default=str) + "\n")
         return

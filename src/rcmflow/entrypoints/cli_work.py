@@ -13,6 +13,8 @@ from typing import Annotated, Any
 
 import typer
 
+from rcmflow.services.audit import record_action
+
 work_app = typer.Typer(help="Work items: exceptions, reviews and approvals waiting for a person.",
                        no_args_is_help=True)
 
@@ -165,6 +167,7 @@ def work_assign(
     cli = _cli()
     with cli._engine().begin() as conn:
         result = bulk_assign(conn, ids, to, _actor(as_user))
+        record_action(conn, _actor(as_user), "assign work item", "work item", list(result.moved))
     cli.console.print(f"assigned {len(result.moved)} item(s) to {to}")
     _report_not_moved(result.not_moved, "not assigned")
 
@@ -182,6 +185,7 @@ def work_resolve(
     cli = _cli()
     with cli._engine().begin() as conn:
         result = bulk_resolve(conn, ids, code, actor=_actor(as_user), note=note)
+        record_action(conn, _actor(as_user), "resolve work item", "work item", list(result.moved))
     cli.console.print(f"resolved {len(result.moved)} item(s) as {code}")
     _report_not_moved(result.not_moved, "not resolved")
 

@@ -182,3 +182,15 @@ class AuditWriter:
             else:
                 for _, done in batch:
                     done.set_result(None)
+
+
+def record_action(conn: Connection, actor: str, action: str, object_type: str, object_ids: Sequence[str | int], *,
+                  source: str = "cli", now: datetime | None = None,
+                  organisation_id: str = DEFAULT_ORGANISATION) -> None:
+    """Audit what a person did or read outside the API (the command line), in the caller's transaction.
+    Object ids only: never the identifier that was looked up (a member id goes in as its blind index)."""
+    from rcmflow.adapters.store.schema import utc_now
+
+    when = now or utc_now()
+    append_audit(conn, [AuditEntry(actor, action, object_type, str(object_id), when, source=source,
+                                   organisation_id=organisation_id) for object_id in object_ids])

@@ -282,7 +282,7 @@ def _parse_and_record(conn: Connection, document_id: int, content: bytes, filena
         summary["deposits_stored"] = {"stored": len(deposits.stored), "duplicate": deposits.duplicates}
     warnings = [{**issue, "severity": "warning"} for issue in summary["warnings"]]
     status = mark_parsed(conn, document_id, summary, warnings=warnings, actor=actor)
-    log.info("document %s (%s) %s with %d warning(s)", document_id, detected, status, len(warnings))
+    log.debug("document %s (%s) %s with %d warning(s)", document_id, detected, status, len(warnings))
     for warning in warnings:
         log.debug("document %s warning: %s", document_id, warning)
     return IngestResult(document_id, created, detected, status, summary, remittance_ids, posting)
