@@ -118,14 +118,14 @@ def _fill_with_demo(database_url: str, folder: Path, claims: int) -> None:
     print(f"demo database filled in {time.perf_counter() - started:.1f} s")
 
 
-def _postgres_schema_url(base: str) -> str:
+def _postgres_schema(base: str, schema: str, *, drop: bool = False) -> str:
+    """Create (or drop) a throw-away schema; the URL whose connections use it."""
     from sqlalchemy import create_engine, text
     from sqlalchemy.engine import make_url
 
-    schema = f"bench_api_{secrets.token_hex(4)}"
     engine = create_engine(base)
     with engine.begin() as conn:
-        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+        conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE' if drop else f'CREATE SCHEMA "{schema}"'))
     engine.dispose()
     return make_url(base).update_query_dict({"options": f"-csearch_path={schema}"}).render_as_string(
         hide_password=False)
@@ -232,11 +232,21 @@ def main() -> None:
     parser.add_argument("--rate", type=float, default=GOAL_RPS, help="Offered requests/s for the latency phase.")
     args = parser.parse_args()
 
+    schema = f"bench_api_{secrets.token_hex(4)}" if args.database_url is None and args.database == "postgresql" \
+        else None
+    try:
+        _run(args, schema)
+    finally:
+        if schema:
+            _postgres_schema(args.postgres, schema, drop=True)
+
+
+def _run(args: argparse.Namespace, schema: str | None) -> None:
     with tempfile.TemporaryDirectory(prefix="rcmflow-api-bench-") as folder:
         database_url = args.database_url
         if database_url is None:
-            database_url = (f"sqlite:///{Path(folder) / 'rcmflow.db'}" if args.database == "sqlite"
-                            else _postgres_schema_url(args.postgres))
+            database_url = (_postgres_schema(args.postgres, schema) if schema
+                            else f"sqlite:///{Path(folder) / 'rcmflow.db'}")
             _fill_with_demo(database_url, Path(folder), args.demo_claims)
         credentials = _clients(database_url, args.clients)
         claim_ids = _ids(database_url)
