@@ -31,7 +31,7 @@ from rcmflow.entrypoints.cli_work import queues, work_app
 from rcmflow.entrypoints.cli_worker import outbox_app, worker
 from rcmflow.errors import RcmflowError
 from rcmflow.log_config import configure_logging
-from rcmflow.settings import Settings, get_settings
+from rcmflow.settings import Settings, get_settings, reset_settings
 
 app = typer.Typer(help="rcmflow: revenue-cycle orchestration.", no_args_is_help=True,
                   pretty_exceptions_enable=False, add_completion=False)
@@ -260,6 +260,7 @@ def serve(
 
     _engine()  # migrate once here, before the workers start
     os.environ["RCMFLOW_LOG_FORMAT"] = log_format.value  # read by every worker process's settings
+    reset_settings()  # this process read them already (one worker serves in this process)
     # log_config=None: uvicorn leaves logging to rcmflow (redaction, request ids); the app writes the access log.
     uvicorn.run("rcmflow.entrypoints.api.server:app_from_settings", factory=True, host=host, port=port,
                 workers=workers, log_config=None, access_log=False)
