@@ -932,7 +932,8 @@ signing_keys = Table(
     metadata,
     Column("kid", String(64), primary_key=True),
     Column("algorithm", String(16), nullable=False),
-    Column("private_key", LargeBinary, nullable=False),  # PKCS#8 PEM
+    # PKCS#8 PEM, encrypted like PHI: whoever reads it could sign tokens for any role.
+    Column("private_key", EncryptedBytes("signing_keys", "private_key"), nullable=False),
     Column("public_key", LargeBinary, nullable=False),  # SubjectPublicKeyInfo PEM
     Column("created_at", UtcDateTime, nullable=False),
     Column("retired_at", UtcDateTime, nullable=True),  # no longer verifies anything
