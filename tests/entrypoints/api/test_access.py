@@ -7,16 +7,15 @@ from __future__ import annotations
 import re
 from datetime import timedelta
 from decimal import Decimal
-from typing import Any
 
 import pytest
-from fastapi.routing import APIRoute
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 
 from rcmflow.adapters.store.schema import utc_now
 from rcmflow.domain.access import ROLES
 from rcmflow.entrypoints.api.app import create_app
+from rcmflow.entrypoints.api.security import api_routes, route_permission
 from rcmflow.services.principals import create_client, set_active
 from rcmflow.services.tokens import rotate_signing_key
 from tests.entrypoints.api.conftest import TokenFor
@@ -29,28 +28,11 @@ PUBLIC = {("POST", "/v1/oauth/token"), ("GET", "/v1/oauth/jwks"), ("POST", "/v1/
 ANY_PRINCIPAL = {("GET", "/v1/me")}
 
 
-def _permission(route: APIRoute) -> str | None:
-    """The permission a route's dependencies require (``security.require`` tags its dependency)."""
-    found = {getattr(dep.call, "permission", None) for dep in route.dependant.dependencies} - {None}
-    assert len(found) <= 1, route.path
-    return found.pop() if found else None
-
-
-def _api_routes(routes: list[Any]) -> list[APIRoute]:
-    found = []
-    for route in routes:
-        if isinstance(route, APIRoute):
-            found.append(route)
-        elif hasattr(route, "original_router"):  # FastAPI keeps an included router as one entry
-            found.extend(_api_routes(route.original_router.routes))
-    return found
-
-
 def _routes(engine: Engine) -> list[tuple[str, str, str | None]]:
     every = []
-    for route in _api_routes(create_app(engine).routes):
+    for route in api_routes(create_app(engine).routes):
         for method in route.methods:
-            every.append((method, route.path, _permission(route)))
+            every.append((method, route.path, route_permission(route)))
     return sorted(every)
 
 
@@ -61,8 +43,10 @@ def _call(client: TestClient, method: str, path: str, headers: dict[str, str]) -
 
 def test_every_route_is_public_by_decision_or_declares_a_permission(engine: Engine) -> None:
     for method, path, permission in _routes(engine):
-        if (method, path) in PUBLIC | ANY_PRINCIPAL:
-            assert permission is None, f"{method} {path} is listed as public but requires {permission}"
+        if (method, path) in PUBLIC:
+            assert permission is None, f"{method} {path} is listed as public but requires {permission!r}"
+        elif (method, path) in ANY_PRINCIPAL:
+            assert permission == "", f"{method} {path} should need a principal and no permission"
         else:
             assert permission is not None, f"{method} {path} declares no permission: add require(...) or list it"
 
@@ -71,7 +55,7 @@ def test_rbac_matrix_over_every_route_and_role(api: TestClient, engine: Engine, 
     tokens = {role: token_for(role) for role in ROLES}
     checked = 0
     for method, path, permission in _routes(engine):
-        if permission is None:
+        if not permission:
             continue
         assert _call(api, method, path, {}) == 401, f"{method} {path} without credentials"
         for role, headers in tokens.items():

@@ -26,7 +26,7 @@ from rcmflow.entrypoints.api.problems import install_problem_handlers
 from rcmflow.entrypoints.api.request_context import install_request_context
 from rcmflow.entrypoints.api.resources import ROUTERS
 from rcmflow.entrypoints.api.schemas import Health
-from rcmflow.entrypoints.api.security import install_authentication
+from rcmflow.entrypoints.api.security import api_routes, document_security, install_authentication
 from rcmflow.services.audit import AuditWriter
 from rcmflow.services.tokens import KeyCache
 from rcmflow.settings import Settings, get_settings
@@ -65,6 +65,7 @@ def create_app(engine: Engine, settings: Settings | None = None, *, keys: KeyCac
     install_problem_handlers(app)
     for router in ROUTERS:
         app.include_router(router)
+    document_security(app, api_routes(app.routes))
     _install_middleware(app, engine, settings, keys or KeyCache(engine))
 
     @app.get("/healthz", response_model=Health, tags=["operations"])

@@ -11,12 +11,13 @@ fails when another appears.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Annotated, Any
+from typing import Any
 
 import anyio.to_thread
-from fastapi import FastAPI, Request, Security
+from fastapi import FastAPI, Request
 from fastapi.openapi.models import OAuthFlowClientCredentials
 from fastapi.openapi.models import OAuthFlows as OAuthFlowsModel
+from fastapi.routing import APIRoute
 from fastapi.security import APIKeyCookie, OAuth2
 from starlette.types import ASGIApp, Receive, Scope, Send
 
@@ -103,7 +104,9 @@ def install_authentication(app: FastAPI, keys: KeyCache) -> None:
     app.add_middleware(AuthenticationMiddleware, keys=keys, engine=app.state.engine)
 
 
-# Declared for the OpenAPI document (and Swagger UI's Authorize button); the middleware above does the work.
+# The security schemes of the OpenAPI document (and Swagger UI's Authorize button). They are not route
+# dependencies: the middleware above resolves the caller once, and FastAPI's resolution of two more
+# dependencies per request cost more than the check itself. ``document_security`` puts them in the document.
 oauth2_scheme = OAuth2(flows=OAuthFlowsModel(clientCredentials=OAuthFlowClientCredentials(
     tokenUrl="/v1/oauth/token", scopes=PERMISSIONS)), scheme_name="oauth2", auto_error=False,
     description="OAuth2 client credentials; send the access token as a bearer token. Scopes are permissions.")
@@ -111,8 +114,7 @@ session_scheme = APIKeyCookie(name=SESSION_COOKIE, scheme_name="session", auto_e
                               description="The session cookie of a person logged in with POST /v1/session.")
 
 
-async def current_principal(request: Request, _token: Annotated[str | None, Security(oauth2_scheme)] = None,
-                      _session: Annotated[str | None, Security(session_scheme)] = None) -> Principal:
+def _principal_of(request: Request) -> Principal:
     resolved = request.scope.get("state", {}).get("principal")
     if isinstance(resolved, Principal):
         return resolved
@@ -121,21 +123,73 @@ async def current_principal(request: Request, _token: Annotated[str | None, Secu
     raise UnauthenticatedError("credentials are required: a bearer token (POST /v1/oauth/token) or a session")
 
 
-def require(permission: str) -> Callable[..., Principal]:
+async def current_principal(request: Request) -> Principal:
+    """The caller, whatever it may do (``/v1/me``); 401 without acceptable credentials."""
+    return _principal_of(request)
+
+
+current_principal.permission = ""  # type: ignore[attr-defined]  # authenticated, no permission: see below
+
+
+def require(permission: str) -> Callable[..., Any]:
     """A dependency that yields the caller when it holds ``permission``, else refuses with 403."""
     if permission not in PERMISSIONS:
         raise ValueError(f"unknown permission {permission!r}")
 
-    # A default rather than Annotated: the annotations are strings (PEP 563) and ``permission`` is local.
     # async: FastAPI would run a sync dependency in a worker thread, for a check that takes microseconds.
-    async def dependency(principal: Principal = Security(current_principal, scopes=[permission])) -> Principal:  # noqa: B008
+    async def dependency(request: Request) -> Principal:
+        principal = _principal_of(request)
         if not principal.may(permission):
             raise ForbiddenError(f"this {principal.kind} lacks the {permission} permission",
                                  reason="missing_permission")
         return principal
 
-    dependency.permission = permission  # type: ignore[attr-defined]  # read by the RBAC matrix test
+    dependency.permission = permission  # type: ignore[attr-defined]  # read by the RBAC matrix test, the docs
     return dependency
+
+
+def api_routes(routes: list[Any]) -> list[APIRoute]:
+    """Every API route, also those of included routers (FastAPI keeps an included router as one entry)."""
+    found: list[APIRoute] = []
+    for route in routes:
+        if isinstance(route, APIRoute):
+            found.append(route)
+        elif hasattr(route, "original_router"):
+            found.extend(api_routes(route.original_router.routes))
+    return found
+
+
+def route_permission(route: Any) -> str | None:
+    """The permission a route's dependencies require ("" when it needs a principal and no permission; None
+    when it is public)."""
+    found = {getattr(dep.call, "permission", None) for dep in route.dependant.dependencies} - {None}
+    return found.pop() if found else None
+
+
+def document_security(app: FastAPI, routes: list[Any]) -> None:
+    """Generate the OpenAPI document with each protected operation's security requirement (the permission as
+    the OAuth2 scope, or the session cookie) and the two schemes."""
+    from fastapi.openapi.utils import get_openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            document = get_openapi(title=app.title, version=app.version, description=app.description,
+                                   routes=app.routes)
+            for route in routes:
+                permission = route_permission(route)
+                if permission is None:
+                    continue
+                scopes = [permission] if permission else []
+                for method in route.methods:
+                    document["paths"][route.path_format][method.lower()]["security"] = [
+                        {"oauth2": scopes}, {"session": scopes}]
+            document.setdefault("components", {})["securitySchemes"] = {
+                "oauth2": oauth2_scheme.model.model_dump(mode="json", by_alias=True, exclude_none=True),
+                "session": session_scheme.model.model_dump(mode="json", by_alias=True, exclude_none=True)}
+            app.openapi_schema = document
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
 
 
 def check_facility(principal: Principal, facility_id: str | None, what: str) -> None:
