@@ -58,13 +58,17 @@ class UnknownRoleError(ValueError):
     pass
 
 
-def check_roles(roles: Iterable[str]) -> tuple[str, ...]:
-    """The roles, validated and de-duplicated in order; an unknown one names the known ones."""
+def check_roles(roles: Iterable[str], approval_roles: Collection[str] = ()) -> tuple[str, ...]:
+    """The roles, validated and de-duplicated in order; an unknown one names the known ones. Besides the API
+    roles, a principal may hold the roles the approval policy's chains name (``approval_roles``): they grant no
+    API permission, but count when the person decides an approval level."""
     checked: list[str] = []
     for role in roles:
         name = role.strip().lower().replace("-", "_").replace(" ", "_")
-        if name not in ROLES:
-            raise UnknownRoleError(f"unknown role {role!r}; roles are: {', '.join(sorted(ROLES))}")
+        if name not in ROLES and name not in approval_roles:
+            known = ", ".join(sorted(ROLES))
+            extra = f"; approval roles: {', '.join(sorted(approval_roles))}" if approval_roles else ""
+            raise UnknownRoleError(f"unknown role {role!r}; roles are: {known}{extra}")
         if name not in checked:
             checked.append(name)
     if not checked:

@@ -180,6 +180,12 @@ class ApprovalPolicy(BaseModel):
     rules: tuple[Rule, ...] = ()
     default_rule: Rule | None = None
 
+    @property
+    def roles(self) -> frozenset[str]:
+        """Every role a chain of this policy names (who may decide some level of some request)."""
+        rules = (*self.rules, *((self.default_rule,) if self.default_rule else ()))
+        return frozenset(level.role for rule in rules for level in rule.chain)
+
     @field_validator("version", mode="before")
     @classmethod
     def _version_text(cls, value: Any) -> Any:

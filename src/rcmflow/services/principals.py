@@ -66,8 +66,10 @@ def _facilities(facilities: Iterable[str]) -> list[str]:
 
 def _insert(conn: Connection, *, principal_id: str, kind: str, name: str, roles: Sequence[str],
             facilities: Iterable[str], secret: str, actor: str, now: datetime, organisation_id: str) -> PrincipalRecord:
+    from rcmflow.services.policies import configured_approval_policy
+
     try:
-        checked = check_roles(roles)
+        checked = check_roles(roles, configured_approval_policy().roles)
     except ValueError as exc:
         raise InputError(detail=str(exc)) from exc
     exists = conn.execute(select(principals.c.id).where(

@@ -240,3 +240,28 @@ def test_the_documented_permission_table_is_the_one_enforced() -> None:
             documented[cells[0].strip("`")] = {role for role, cell in zip(roles, cells[1:], strict=True) if cell}
     assert set(documented) == set(PERMISSIONS)
     assert all(documented[p] == {r for r in ROLES if p in ROLES[r]} for p in PERMISSIONS)
+
+
+def test_people_holding_an_approval_chain_role_decide_its_level_through_the_api(
+        api: TestClient, engine: Engine, token_for: TokenFor) -> None:
+    from rcmflow.services.approvals import submit
+    from rcmflow.services.policies import configured_approval_policy
+
+    with engine.begin() as conn:
+        ref = submit(conn, configured_approval_policy(), object_type="refund", object_id="RF-1", maker="user:clerk",
+                     amount=Decimal("750.00"), attributes={}, actor="user:clerk", now=utc_now())
+    assert ref is not None and ref.chain[0].role == "revenue_cycle_manager"
+    plain_approver = token_for("approver", user=True)
+    refused = api.post(f"/v1/approvals/{ref.id}/approve", headers=plain_approver, json={})
+    assert refused.status_code == 403 and refused.json()["reason"] == "not_in_role"
+    manager = token_for("approver", "revenue-cycle-manager", user=True)
+    assert api.get("/v1/me", headers=manager).json()["permissions"] == sorted(ROLES["approver"])  # no more API
+    decided = api.post(f"/v1/approvals/{ref.id}/approve", headers=manager, json={})
+    assert decided.status_code == 200 and decided.json()["state"] == "approved"
+
+
+def test_a_role_neither_of_the_api_nor_of_the_approval_policy_is_refused(engine: Engine) -> None:
+    from rcmflow.errors import InputError
+
+    with engine.begin() as conn, pytest.raises(InputError, match="approval roles: .*revenue_cycle_manager"):
+        create_client(conn, "x", roles=["wizard"], actor="test", now=utc_now())
