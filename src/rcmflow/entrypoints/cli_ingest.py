@@ -56,26 +56,6 @@ def in_processing_order(files: list[Path]) -> list[Path]:
     return sorted(files, key=lambda path: (rank(path), str(path)))
 
 
-def file_result(file: Path | str, outcome: Any) -> dict[str, Any]:
-    """The per-file result of ``--json`` (and of an API upload)."""
-    summary = outcome.summary
-    return {
-        "file": str(file),
-        "document_id": outcome.document_id,
-        "type": outcome.detected_type,
-        "status": outcome.status,
-        "new": outcome.created,
-        "transactions": summary.get("transactions", []),
-        **{key: summary[key] for key in ("deposits", "deposit_total", "with_trace_number", "remittances",
-                                         "claims_stored", "deposits_stored", "claims", "claims_captured",
-                                         "acknowledged", "claim_acknowledgments", "eligibility",
-                                         "claim_status")
-           if key in summary},
-        "errors": summary.get("errors", []),
-        **({"warnings": summary["warnings"]} if summary.get("warnings") and "claims_captured" in summary else {}),
-    }
-
-
 def ingest(
     paths: Annotated[list[Path], typer.Argument(help="Files or folders.", show_default=False)],
     channel: Annotated[str, typer.Option(help="Where the files came from (sftp, folder, api...).")] = "cli",
@@ -111,7 +91,7 @@ def ingest(
             else:
                 with engine.begin() as conn:
                     outcome = ingest_file(conn, content, filename=path.name, channel=channel)
-            results.append(file_result(path, outcome))
+            results.append(outcome.as_json(path))
             progress.advance(task)
     failed = [r for r in results if r["status"] == "failed"]
     if not as_json:

@@ -21,7 +21,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, func, select, text
 
-from rcmflow.adapters.store.schema import DEFAULT_ORGANISATION, audit_log
+from rcmflow.adapters.store.schema import DEFAULT_ORGANISATION, audit_log, utc_now
 
 GENESIS = "0" * 64
 _LOCK_KEY = 7_402_351  # pg_advisory_xact_lock key of the audit chain
@@ -189,8 +189,6 @@ def record_action(conn: Connection, actor: str, action: str, object_type: str, o
                   organisation_id: str = DEFAULT_ORGANISATION) -> None:
     """Audit what a person did or read outside the API (the command line), in the caller's transaction.
     Object ids only: never the identifier that was looked up (a member id goes in as its blind index)."""
-    from rcmflow.adapters.store.schema import utc_now
-
     when = now or utc_now()
     append_audit(conn, [AuditEntry(actor, action, object_type, str(object_id), when, source=source,
                                    organisation_id=organisation_id) for object_id in object_ids])

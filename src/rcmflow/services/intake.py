@@ -66,6 +66,26 @@ class IngestResult:
     remittance_ids: tuple[int, ...] = field(default=(), repr=False, compare=False)
     posting: PostingResult | None = field(default=None, repr=False, compare=False)
 
+    def as_json(self, file: object) -> dict[str, Any]:
+        """The per-file result of ``rcmflow ingest --json`` and of an API upload."""
+        summary = self.summary
+        return {
+            "file": str(file),
+            "document_id": self.document_id,
+            "type": self.detected_type,
+            "status": self.status,
+            "new": self.created,
+            "transactions": summary.get("transactions", []),
+            **{key: summary[key] for key in ("deposits", "deposit_total", "with_trace_number", "remittances",
+                                             "claims_stored", "deposits_stored", "claims", "claims_captured",
+                                             "acknowledged", "claim_acknowledgments", "eligibility",
+                                             "claim_status")
+               if key in summary},
+            "errors": summary.get("errors", []),
+            **({"warnings": summary["warnings"]} if summary.get("warnings") and "claims_captured" in summary
+               else {}),
+        }
+
     @property
     def error_count(self) -> int:
         return len(self.summary.get("errors", ()))

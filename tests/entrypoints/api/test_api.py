@@ -124,6 +124,7 @@ def test_the_api_docs_load_every_asset_from_the_server_itself(client: TestClient
     assert page.status_code == 200
     assets = re.findall(r"""(?:src|href)=['"]([^'"]+)['"]""", page.text) + re.findall(r"url: '([^']+)'", page.text)
     assert assets and all(asset.startswith("/") for asset in assets), assets  # no CDN, no other host
+    assert '"validatorUrl": null' in page.text  # Swagger UI's default would fetch a badge from validator.swagger.io
     for asset in assets:
         assert client.get(asset).status_code == 200, asset
     assert client.get("/redoc").status_code == 404  # ReDoc would come from a CDN: it is off

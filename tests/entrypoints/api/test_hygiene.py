@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, func, select
 
@@ -139,22 +140,19 @@ def test_cors_is_off_unless_origins_are_configured(engine: Engine, keys: KeyCach
 
 
 def test_a_write_is_committed_before_its_answer_is_sent(api: TestClient, engine: Engine, charges: None,
-                                                        token_for: TokenFor, monkeypatch: object) -> None:
+                                                        token_for: TokenFor, monkeypatch: pytest.MonkeyPatch) -> None:
     """A commit that fails must fail the request: the client never gets 200 for a change that is not there."""
     from sqlalchemy.engine import Connection
 
     headers = token_for("coder")
     item_id = _held_item(api, headers)
-    original = Connection.commit
 
     def failing_commit(self: Connection) -> None:
         raise RuntimeError("disk full")
 
-    Connection.commit = failing_commit  # type: ignore[method-assign]
-    try:
-        response = api.post(f"/v1/work-items/{item_id}/notes", headers=headers, json={"text": "lost?"})
-    finally:
-        Connection.commit = original  # type: ignore[method-assign]
+    monkeypatch.setattr(Connection, "commit", failing_commit)
+    response = api.post(f"/v1/work-items/{item_id}/notes", headers=headers, json={"text": "lost?"})
+    monkeypatch.undo()
     assert response.status_code == 500 and response.json()["code"] == "internal_error"
     with engine.connect() as conn:
         assert conn.execute(select(func.count()).select_from(work_item_notes)).scalar_one() == 0

@@ -20,4 +20,7 @@ def install_local_docs(app: FastAPI) -> None:
         return get_swagger_ui_html(
             openapi_url=app.openapi_url or "/openapi.json", title="rcmflow API",
             swagger_js_url=f"{STATIC_PREFIX}/swagger-ui-bundle.js", swagger_css_url=f"{STATIC_PREFIX}/swagger-ui.css",
-            swagger_favicon_url=f"{STATIC_PREFIX}/favicon-32x32.png")
+            swagger_favicon_url=f"{STATIC_PREFIX}/favicon-32x32.png",
+            # Swagger UI's default validatorUrl is validator.swagger.io: the page would fetch a badge from
+            # there (and hand it the document's address). Off, so the page talks to this server only.
+            swagger_ui_parameters={"validatorUrl": None})

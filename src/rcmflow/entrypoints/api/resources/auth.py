@@ -73,6 +73,8 @@ async def token(request: Request) -> Any:
 
     if request.headers.get("content-type", "").split(";")[0].strip() != "application/x-www-form-urlencoded":
         raise InputError(detail="the token request is a application/x-www-form-urlencoded form")
+    # Parsed here rather than with FastAPI's Form(): that needs python-multipart, a dependency for one
+    # urlencoded form of four fields.
     try:
         form = {k: v[0] for k, v in parse_qs((await request.body()).decode(), strict_parsing=False).items()}
     except UnicodeDecodeError as exc:

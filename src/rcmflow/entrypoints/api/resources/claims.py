@@ -34,18 +34,6 @@ def list_claims_route(
     return page(rows, limit, sort)
 
 
-def _claim_facility(conn: Any, claim_id: Id) -> str | None:
-    from sqlalchemy import select
-
-    from rcmflow.adapters.store.schema import claims
-    from rcmflow.errors import NotFoundError
-
-    row = conn.execute(select(claims.c.facility_id).where(claims.c.id == claim_id)).first()
-    if row is None:
-        raise NotFoundError(kind="claim", key=claim_id)
-    return row.facility_id
-
-
 @router.get("/{claim_id}", response_model=ClaimDetail)
 def claim_route(request: Request, claim_id: Id, conn: ReadConn,
                 principal: Annotated[Principal, Depends(require("claims:read"))]) -> dict[str, Any]:
@@ -66,8 +54,8 @@ def release_route(request: Request, claim_id: Id, conn: WriteConn,
     from rcmflow.services.charge_claims import release_claim
     from rcmflow.services.claim_views import claim_detail
 
-    check_facility(principal, _claim_facility(conn, claim_id), f"claim {claim_id}")
     before = claim_detail(conn, claim_id)["claim"]
+    check_facility(principal, before["facility_id"], f"claim {claim_id}")
     release_claim(conn, claim_id, actor=principal.actor, now=utc_now())
     after = claim_detail(conn, claim_id)
     audit(conn, request, principal, "release claim", "claim", str(claim_id), before=before, after=after["claim"])

@@ -38,13 +38,12 @@ async def upload_route(request: Request, principal: Annotated[Principal, Depends
 
 
 def _ingest(request: Request, principal: Principal, filename: str, content: bytes) -> JSONResponse:
-    from rcmflow.entrypoints.cli_ingest import file_result
     from rcmflow.services.processing import ingest_and_post
 
     engine = request.app.state.engine
     outcome = ingest_and_post(engine, content, filename=filename, channel="api", actor=principal.actor,
                               organisation_id=principal.organisation_id)
-    result = file_result(filename, outcome)
+    result = outcome.as_json(filename)
     with engine.begin() as conn:
         audit(conn, request, principal, "upload document", "document", str(outcome.document_id),
               after={"sha256": hashlib.sha256(content).hexdigest(), "status": outcome.status})
