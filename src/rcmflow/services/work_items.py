@@ -626,9 +626,11 @@ def items_query(
 
 
 def queue_summary(
-    conn: Connection, now: datetime, *, organisation_id: str | None = None, queues: Iterable[str] = ()
+    conn: Connection, now: datetime, *, organisation_id: str | None = None, queues: Iterable[str] = (),
+    facilities: Sequence[str] | None = None,
 ) -> list[QueueSummary]:
-    """Active backlog per queue in one grouped query; ``queues`` named here appear even when empty."""
+    """Active backlog per queue in one grouped query; ``queues`` named here appear even when empty;
+    ``facilities``: only items of these facilities (None: every one)."""
     counts = [func.sum(case((work_items.c.state == state, 1), else_=0)).label(state)
               for state in WORK_ITEM_ACTIVE_STATES]
     priorities = [func.sum(case((work_items.c.priority == p, 1), else_=0)).label(f"p{p}") for p in range(1, 6)]
@@ -640,6 +642,8 @@ def queue_summary(
     )
     if organisation_id is not None:
         query = query.where(work_items.c.organisation_id == organisation_id)
+    if facilities is not None:
+        query = query.where(work_items.c.facility_id.in_(list(facilities)))
     found = {
         row.queue: QueueSummary(
             queue=row.queue, open=int(row.active), overdue=int(row.overdue or 0), oldest_created_at=row.oldest,

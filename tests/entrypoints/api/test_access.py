@@ -16,6 +16,7 @@ from rcmflow.adapters.store.schema import utc_now
 from rcmflow.domain.access import ROLES
 from rcmflow.entrypoints.api.app import create_app
 from rcmflow.entrypoints.api.security import api_routes, route_permission
+from rcmflow.entrypoints.web.errors import is_web_page
 from rcmflow.services.principals import create_client, set_active
 from rcmflow.services.tokens import rotate_signing_key
 from tests.entrypoints.api.conftest import TokenFor
@@ -31,6 +32,8 @@ ANY_PRINCIPAL = {("GET", "/v1/me")}
 def _routes(engine: Engine) -> list[tuple[str, str, str | None]]:
     every = []
     for route in api_routes(create_app(engine).routes):
+        if is_web_page(route.path):  # the UI's pages: tests/entrypoints/web/test_access.py
+            continue
         for method in route.methods:
             every.append((method, route.path, route_permission(route)))
     return sorted(every)

@@ -9,8 +9,9 @@ Authorisation is per route (``security.require``).
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from datetime import datetime
 from typing import Any
 
 import anyio.to_thread
@@ -18,6 +19,7 @@ from fastapi import FastAPI
 from fastapi.responses import JSONResponse
 from sqlalchemy import Engine, text
 
+from rcmflow.adapters.store.schema import utc_now
 from rcmflow.entrypoints.api.docs import install_local_docs
 from rcmflow.entrypoints.api.idempotency import IdempotencyKeys
 from rcmflow.entrypoints.api.limits import BodySizeLimit, ConcurrencyLimit, RateLimit, TokenBuckets
@@ -27,6 +29,7 @@ from rcmflow.entrypoints.api.request_context import install_request_context
 from rcmflow.entrypoints.api.resources import ROUTERS
 from rcmflow.entrypoints.api.schemas import Health
 from rcmflow.entrypoints.api.security import api_routes, document_security, install_authentication
+from rcmflow.entrypoints.web import install_web
 from rcmflow.services.audit import AuditWriter
 from rcmflow.services.tokens import KeyCache
 from rcmflow.settings import Settings, get_settings
@@ -38,8 +41,10 @@ API_THREADS = 8
 ANONYMOUS_RATE, ANONYMOUS_BURST = 5.0, 20
 
 
-def create_app(engine: Engine, settings: Settings | None = None, *, keys: KeyCache | None = None) -> FastAPI:
-    """The API over ``engine`` (migrated by the caller)."""
+def create_app(engine: Engine, settings: Settings | None = None, *, keys: KeyCache | None = None,
+               clock: Callable[[], datetime] | None = None) -> FastAPI:
+    """The API over ``engine`` (migrated by the caller). ``clock`` is the web UI's "now" (default: the wall
+    clock); the demo serves its simulated network at the simulated date."""
     settings = settings or get_settings()
 
     audit_writer = AuditWriter(engine)
@@ -61,11 +66,13 @@ def create_app(engine: Engine, settings: Settings | None = None, *, keys: KeyCac
     app.state.engine = engine
     app.state.settings = settings
     app.state.audit_writer = audit_writer
+    app.state.clock = clock or utc_now
     install_local_docs(app)
     install_problem_handlers(app)
     for router in ROUTERS:
         app.include_router(router)
-    document_security(app, api_routes(app.routes))
+    install_web(app)
+    document_security(app, [route for route in api_routes(app.routes) if route.include_in_schema])
     _install_middleware(app, engine, settings, keys or KeyCache(engine))
 
     @app.get("/healthz", response_model=Health, tags=["operations"])

@@ -12,9 +12,10 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from rcmflow.entrypoints.web.errors import error_page, is_page
 from rcmflow.errors import ForbiddenError, RcmflowError, UnauthenticatedError
 
 PROBLEM_JSON = "application/problem+json"
@@ -30,13 +31,15 @@ def problem(status: int, code: str, title: str, detail: str, instance: str, **ex
 
 def install_problem_handlers(app: FastAPI) -> None:
     @app.exception_handler(RcmflowError)
-    async def rcmflow_error(request: Request, exc: RcmflowError) -> JSONResponse:
+    async def rcmflow_error(request: Request, exc: RcmflowError) -> Response:
         extra: dict[str, Any] = {}
         headers: dict[str, str] = {}
         if isinstance(exc, ForbiddenError):
             extra["reason"] = exc.reason
         elif exc.http_status == 403:  # a business rule refusing the principal (segregation of duties)
             extra["reason"] = exc.code
+        if is_page(request):  # the web UI: a login redirect or an error page, not a problem document
+            return error_page(request, exc.http_status, exc.code, exc.message, extra.get("reason"))
         if isinstance(exc, UnauthenticatedError):
             headers["WWW-Authenticate"] = 'Bearer realm="rcmflow"'
         response = problem(exc.http_status, exc.code, exc.code.replace("_", " "), exc.message, request.url.path,
@@ -45,19 +48,23 @@ def install_problem_handlers(app: FastAPI) -> None:
         return response
 
     @app.exception_handler(RequestValidationError)
-    async def invalid_request(request: Request, exc: RequestValidationError) -> JSONResponse:
+    async def invalid_request(request: Request, exc: RequestValidationError) -> Response:
         errors = [{"field": ".".join(str(part) for part in error["loc"]), "message": error["msg"]}
                   for error in exc.errors()]
         return problem(422, "invalid_request", "invalid request", "the request does not match the API's schema",
                        request.url.path, errors=errors)
 
     @app.exception_handler(StarletteHTTPException)
-    async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+    async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
         code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
+        if is_page(request):
+            return error_page(request, exc.status_code, code, str(exc.detail))
         return problem(exc.status_code, code, code.replace("_", " "), str(exc.detail), request.url.path)
 
     @app.exception_handler(Exception)
-    async def internal_error(request: Request, exc: Exception) -> JSONResponse:
+    async def internal_error(request: Request, exc: Exception) -> Response:
         log.exception("internal error on %s %s", request.method, request.url.path)
+        if is_page(request):
+            return error_page(request, 500, "internal_error", "the server failed; the log has the details")
         return problem(500, "internal_error", "internal error", "the server failed; the log has the details",
                        request.url.path)

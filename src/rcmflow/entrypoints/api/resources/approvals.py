@@ -4,7 +4,6 @@ holding the level's role (or a delegation of it) decide. Its refusals come back 
 
 from __future__ import annotations
 
-from dataclasses import asdict
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
@@ -13,6 +12,7 @@ from pydantic import BaseModel, Field
 from rcmflow.adapters.store.schema import utc_now
 from rcmflow.domain.access import Principal
 from rcmflow.entrypoints.api.deps import Id, ReadConn, WriteConn, audit
+from rcmflow.entrypoints.api.routes_shared import approval_body
 from rcmflow.entrypoints.api.security import require
 
 router = APIRouter(prefix="/v1/approvals", tags=["approvals"])
@@ -29,12 +29,6 @@ class RejectRequest(BaseModel):
     on_behalf_of: str | None = Field(default=None, max_length=128)
 
 
-def _plain(request: Any) -> dict[str, Any]:
-    body = asdict(request)
-    body["amount"] = None if request.amount is None else str(request.amount)
-    return body
-
-
 @router.get("")
 def list_approvals_route(conn: ReadConn, principal: Annotated[Principal, Depends(require("approvals:read"))],
                          state: Annotated[str | None, Query(pattern="^(pending|approved|rejected|cancelled)$")]
@@ -43,8 +37,8 @@ def list_approvals_route(conn: ReadConn, principal: Annotated[Principal, Depends
     """Approval requests, newest first."""
     from rcmflow.services.approvals import list_requests
 
-    return {"items": [_plain(r) for r in list_requests(conn, state=state, organisation_id=principal.organisation_id,
-                                                        limit=limit)]}
+    requests = list_requests(conn, state=state, organisation_id=principal.organisation_id, limit=limit)
+    return {"items": [approval_body(r) for r in requests]}
 
 
 @router.get("/{request_id}")
@@ -53,16 +47,16 @@ def approval_route(request_id: Id, conn: ReadConn,
     """One approval request with its chain and decisions."""
     from rcmflow.services.approvals import request_detail
 
-    return _plain(request_detail(conn, request_id))
+    return approval_body(request_detail(conn, request_id))
 
 
 def _decide(request: Request, conn: Any, principal: Principal, request_id: Id, action: str, decide: Any,
             ) -> dict[str, Any]:
     from rcmflow.services.approvals import request_detail
 
-    before = _plain(request_detail(conn, request_id))
+    before = approval_body(request_detail(conn, request_id))
     decide()
-    after = _plain(request_detail(conn, request_id))
+    after = approval_body(request_detail(conn, request_id))
     audit(conn, request, principal, action, "approval request", str(request_id), before=before, after=after)
     return after
 
