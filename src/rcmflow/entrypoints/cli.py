@@ -21,6 +21,7 @@ from rcmflow.entrypoints.cli_approvals import approvals_app
 from rcmflow.entrypoints.cli_auth import auth_app
 from rcmflow.entrypoints.cli_claims import claims_app
 from rcmflow.entrypoints.cli_eligibility import eligibility_app
+from rcmflow.entrypoints.cli_export import export_app
 from rcmflow.entrypoints.cli_ingest import ingest, post_command
 from rcmflow.entrypoints.cli_keys import keys_app
 from rcmflow.entrypoints.cli_ledger import ledger_app
@@ -45,6 +46,7 @@ app.add_typer(approvals_app, name="approvals")
 app.add_typer(auth_app, name="auth")
 app.add_typer(claims_app, name="claims")
 app.add_typer(eligibility_app, name="eligibility")
+app.add_typer(export_app, name="export")
 app.add_typer(keys_app, name="keys")
 app.add_typer(listen_app, name="listen")
 app.add_typer(outbox_app, name="outbox")
@@ -273,14 +275,21 @@ def demo(
     claims: Annotated[int, typer.Option(help="Patient visits to simulate in all.", min=1, max=1_000_000)] = 1500,
     days: Annotated[int, typer.Option(help="Days to simulate.", min=1, max=365)] = 10,
     seed: Annotated[int, typer.Option(help="Random seed (same seed, same network and money).")] = 7,
-    serve: Annotated[bool, typer.Option("--serve/--no-serve", help="Serve the API and UI afterwards (when they "
-                                                                   "exist).")] = True,
+    serve: Annotated[bool, typer.Option("--serve/--no-serve", help="Serve the web UI and the API afterwards, "
+                                                                   "with demo logins.")] = True,
+    port: Annotated[int, typer.Option(help="TCP port of the UI (loopback only).", min=1, max=65535)] = 8000,
 ) -> None:
-    """Simulate a regional health network's revenue cycle through the real pipeline and summarise it."""
+    """Simulate a regional health network's revenue cycle through the real pipeline, summarise it, and serve the
+    control tower over it."""
     from rcmflow.services.demo import run_demo
 
     settings = get_settings()
-    run_demo(console, _engine(settings), out or settings.data_dir / "demo", claims=claims, days=days, seed=seed)
+    engine = _engine(settings)
+    run_demo(console, engine, out or settings.data_dir / "demo", claims=claims, days=days, seed=seed)
+    if serve:
+        from rcmflow.demo.serve import serve_demo
+
+        serve_demo(console, engine, port=port)
 
 
 def main() -> None:

@@ -110,6 +110,17 @@ def create_user(conn: Connection, username: str, password: str, *, roles: Sequen
                    facilities=facilities, secret=password, actor=actor, now=now, organisation_id=organisation_id)
 
 
+def set_password(conn: Connection, username: str, password: str) -> None:
+    """Give a user a new password (only its argon2 hash is kept); their open sessions stay open."""
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise InputError(detail=f"a password is at least {MIN_PASSWORD_LENGTH} characters")
+    changed = conn.execute(update(principals).where(principals.c.kind == "user",
+                                                    principals.c.name == username.strip().lower())
+                           .values(secret_hash=_HASHER.hash(password))).rowcount
+    if not changed:
+        raise NotFoundError(kind="user", key=username)
+
+
 def _verify(secret_hash: str, secret: str) -> bool:
     try:
         return _HASHER.verify(secret_hash, secret)

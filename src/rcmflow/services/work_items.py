@@ -598,6 +598,8 @@ def items_query(
     after_id: int | None = None,
     sort: str = "id",
     after: tuple[Any, int] | None = None,
+    created_after: datetime | None = None,
+    created_until: datetime | None = None,
 ) -> Select[Any]:
     """``query`` (over work_items) in ``sort`` order (a column of ``WORK_ITEM_SORTS``, "-" for descending),
     continued after ``after`` = (sort value, id) or ``after_id`` (id order). ``overdue_at``: active items due
@@ -622,6 +624,10 @@ def items_query(
             query = query.where(work_items.c[column] == value)
     if overdue_at is not None:
         query = query.where(_ACTIVE, work_items.c.due_at < overdue_at)
+    if created_after is not None:  # an aging bucket: created in (created_after, created_until]
+        query = query.where(work_items.c.created_at > created_after)
+    if created_until is not None:
+        query = query.where(work_items.c.created_at <= created_until)
     return query
 
 

@@ -12,6 +12,7 @@ from typing import Any
 from sqlalchemy import (
     JSON,
     Connection,
+    Date,
     Integer,
     Table,
     and_,
@@ -61,6 +62,14 @@ def as_date(value: Any) -> date | None:
     if value is None or isinstance(value, date):
         return value
     return date.fromisoformat(value)
+
+
+def utc_day(conn: Connection, column: Any) -> Any:
+    """The UTC calendar day of a ``UtcDateTime`` column, as SQL: text ``YYYY-MM-DD`` on SQLite (stored as UTC
+    wall-clock text), a date on PostgreSQL (converted to UTC first, whatever the session's time zone)."""
+    if conn.dialect.name == "sqlite":
+        return func.substr(column, 1, 10)
+    return cast(func.timezone("UTC", column), Date)
 
 
 def sum_money(conn: Connection, column: Any) -> Any:

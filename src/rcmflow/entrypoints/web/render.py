@@ -96,7 +96,8 @@ def _environment() -> Environment:
                       trim_blocks=True, lstrip_blocks=True)
     env.filters.update(money=money, percent=percent, when=when, duration=duration, kpi_value=kpi_value,
                        to_json=to_json)
-    env.globals.update(STATIC=STATIC_PREFIX, PLOTLY=PLOTLY_PATH, object_url=object_url, list_url=list_url)
+    env.globals.update(inf=float("inf"), STATIC=STATIC_PREFIX, PLOTLY=PLOTLY_PATH, object_url=object_url,
+                       list_url=list_url)
     return env
 
 

@@ -1,5 +1,5 @@
 """The UI's page routers, one module per area."""
 
-from rcmflow.entrypoints.web.routes import approvals, login, work
+from rcmflow.entrypoints.web.routes import approvals, login, process, tower, work
 
-ROUTERS = (login.router, work.router, approvals.router)
+ROUTERS = (login.router, tower.router, work.router, approvals.router, process.router)

@@ -1,0 +1,67 @@
+"""The process map page: the discovered map of one object type with frequencies and waits, the bottlenecks
+(where time is spent between states), rework loops, and conformance to the declared state machine.
+
+Mining reads up to ``MAX_CASES`` recent cases through pm4py and takes seconds on a big log, so a result is
+kept for ``CACHE_SECONDS`` per (object type, window, facility scope) in this process: the map is a picture of
+weeks of work, and a few minutes' staleness does not change it.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from datetime import timedelta
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import Response
+
+from rcmflow.domain.access import Principal
+from rcmflow.domain.states import MACHINES
+from rcmflow.entrypoints.api.deps import ReadConn
+from rcmflow.entrypoints.api.security import facility_filter, require
+from rcmflow.entrypoints.web.process_map import layout
+from rcmflow.entrypoints.web.render import now, page
+from rcmflow.errors import InputError
+
+router = APIRouter(prefix="/ui", include_in_schema=False)
+OBJECT_TYPES = ("claim", "claim payment", "remittance", "bank deposit", "work item", "approval request")
+WINDOWS = (7, 30, 90, 365)
+MAX_CASES = 20_000
+CACHE_SECONDS = 300
+_cache: dict[tuple[Any, ...], tuple[float, Any]] = {}
+_lock = threading.Lock()
+
+
+def _mined(conn: Any, key: tuple[Any, ...], compute: Any) -> Any:
+    with _lock:
+        hit = _cache.get(key)
+        if hit is not None and time.monotonic() - hit[0] < CACHE_SECONDS:
+            return hit[1]
+    result = compute()
+    with _lock:
+        _cache[key] = (time.monotonic(), result)
+        for stale in [k for k, (t, _) in _cache.items() if time.monotonic() - t >= CACHE_SECONDS]:
+            del _cache[stale]
+    return result
+
+
+@router.get("/process")
+def process_map(request: Request, conn: ReadConn, principal: Annotated[Principal, Depends(require("reports:read"))],
+                object_type: Annotated[str, Query(max_length=32)] = "claim",
+                days: Annotated[int, Query(ge=1, le=3650)] = 30) -> Response:
+    from rcmflow.services.process_mining import mine_process
+
+    if object_type not in OBJECT_TYPES:
+        raise InputError(detail=f"object_type is one of {', '.join(OBJECT_TYPES)}")
+    at = now(request)
+    facilities = facility_filter(principal)
+    since = at - timedelta(days=days)
+    # Cached per minute of the clock: the same page asked twice in a minute is the same map.
+    key = (principal.organisation_id, object_type, days, facilities, at.replace(second=0, microsecond=0))
+    mining = _mined(conn, key, lambda: mine_process(conn, object_type=object_type, since=since, until=at,
+                                                    max_cases=MAX_CASES, facilities=facilities,
+                                                    organisation_id=principal.organisation_id))
+    return page(request, "process.html", principal, title="Process map", mining=mining, drawing=layout(mining),
+                object_type=object_type, object_types=OBJECT_TYPES, days=days, windows=WINDOWS, at=at,
+                declared=object_type in MACHINES, max_cases=MAX_CASES)
