@@ -26,6 +26,7 @@ from rcmflow.entrypoints.cli_ingest import ingest, post_command
 from rcmflow.entrypoints.cli_keys import keys_app
 from rcmflow.entrypoints.cli_ledger import ledger_app
 from rcmflow.entrypoints.cli_listen import listen_app
+from rcmflow.entrypoints.cli_process import process_command
 from rcmflow.entrypoints.cli_report import report_app
 from rcmflow.entrypoints.cli_webhooks import webhooks_app
 from rcmflow.entrypoints.cli_work import queues, work_app
@@ -54,6 +55,7 @@ app.command("worker")(worker)
 app.add_typer(work_app, name="work")
 app.add_typer(ledger_app, name="ledger")
 app.add_typer(report_app, name="report")
+report_app.command("process")(process_command)
 app.add_typer(webhooks_app, name="webhooks")
 app.command("queues")(queues)
 app.command("ingest")(ingest)
