@@ -51,6 +51,9 @@ def install_problem_handlers(app: FastAPI) -> None:
     async def invalid_request(request: Request, exc: RequestValidationError) -> Response:
         errors = [{"field": ".".join(str(part) for part in error["loc"]), "message": error["msg"]}
                   for error in exc.errors()]
+        if is_page(request):
+            detail = "; ".join(f"{error['field']}: {error['message']}" for error in errors)
+            return error_page(request, 422, "invalid_request", detail)
         return problem(422, "invalid_request", "invalid request", "the request does not match the API's schema",
                        request.url.path, errors=errors)
 

@@ -24,6 +24,18 @@ LISTS = {
 }
 
 
+# The permission each list needs: a figure links to its list only for those who may open it.
+LIST_PERMISSIONS = {
+    "claims": "claims:read",
+    "work_items": "work_items:read",
+    "claim_payments": "remittances:read",
+    "remittances": "remittances:read",
+    "deposits": "deposits:read",
+    "approvals": "approvals:read",
+    "outbox": "reports:read",
+}
+
+
 def object_url(object_type: str, object_id: str | int) -> str | None:
     pattern = _PAGES.get(object_type)
     return pattern.format(object_id) if pattern and str(object_id).isdigit() else None

@@ -16,7 +16,7 @@ from rcmflow.domain.kpis import AGING_BUCKETS, DIMENSIONS, KPIS
 from rcmflow.entrypoints.api.deps import ReadConn
 from rcmflow.entrypoints.api.security import facility_filter, require
 from rcmflow.entrypoints.web.charts import Chart, bar_chart, line_chart, sparkline
-from rcmflow.entrypoints.web.links import list_url
+from rcmflow.entrypoints.web.links import LIST_PERMISSIONS, list_url
 from rcmflow.entrypoints.web.render import now, page
 
 router = APIRouter(prefix="/ui", include_in_schema=False)
@@ -63,7 +63,8 @@ def tower(request: Request, conn: ReadConn, principal: Annotated[Principal, Depe
                               organisation_id=principal.organisation_id)
         known = [value for _, value in trend if value is not None]
         tiles.append({"kpi": kpi, "value": total.value if total else None,
-                      "drill": list_url(kpi.drill[0], kpi.drill[1]),
+                      "drill": list_url(kpi.drill[0], kpi.drill[1])
+                      if principal.may(LIST_PERMISSIONS[kpi.drill[0]]) else None,
                       "previous": known[-2] if len(known) >= 2 else None,
                       "spark": sparkline(f"spark-{key}", [(day.isoformat(), None if v is None else float(v))
                                                           for day, v in trend]) if len(known) >= 2 else None})

@@ -5,6 +5,7 @@ workflow core (``services.work_items``) and is audited like the API's."""
 from __future__ import annotations
 
 from typing import Annotated, Any
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import RedirectResponse, Response
@@ -37,7 +38,7 @@ def work_list(request: Request, conn: ReadConn, principal: Reader,
               queue: Annotated[str | None, Query(max_length=64)] = None,
               state: Annotated[str, Query(max_length=16)] = "active",
               owner: Annotated[str | None, Query(max_length=128)] = None,
-              overdue: bool = False, age: Annotated[str | None, Query(max_length=8)] = None,
+              overdue: Annotated[str, Query(max_length=5)] = "", age: Annotated[str | None, Query(max_length=8)] = None,
               sort: Annotated[str, Query(max_length=16)] = "-priority",
               cursor: Annotated[str | None, Query(max_length=200)] = None, message: str | None = None) -> Response:
     from rcmflow.services.work_items import list_item_summaries, queue_summary
@@ -46,23 +47,25 @@ def work_list(request: Request, conn: ReadConn, principal: Reader,
         raise InputError(detail=f"sort is one of {', '.join(SORTS)}")
     at = now(request)
     facilities = facility_filter(principal)
+    overdue_only = overdue in ("1", "true", "on")
     if state == "overdue":  # the KPI tiles' "SLA breaches": active items past their due time
-        state, overdue = "active", True
+        state, overdue_only = "active", True
     states: Any = list(WORK_ITEM_ACTIVE_STATES) if state == "active" else (None if state == "all" else state)
     try:
         created_after, created_until = age_window(age, at) if age else (None, None)
     except ValueError as exc:
         raise InputError(detail=str(exc)) from exc
     rows = list_item_summaries(conn, queue=queue or None, state=states, owner=owner or None,
-                               overdue_at=at if overdue else None, facilities=facilities,
+                               overdue_at=at if overdue_only else None, facilities=facilities,
                                created_after=created_after, created_until=created_until,
                                organisation_id=principal.organisation_id, sort=sort,
                                after=decode_cursor(cursor, sort), limit=PAGE_SIZE + 1)
     listing = cursor_page(rows, PAGE_SIZE, sort)
     queues = queue_summary(conn, at, organisation_id=principal.organisation_id, facilities=facilities)
-    filters = {"queue": queue or "", "state": state, "owner": owner or "", "overdue": "1" if overdue else "",
+    filters = {"queue": queue or "", "state": state, "owner": owner or "", "overdue": "1" if overdue_only else "",
                "age": age or "", "sort": sort}
-    return page(request, "work_list.html", principal, title="Work queues", items=listing["items"],
+    query = urlencode({key: value for key, value in filters.items() if value})  # what the links keep
+    return page(request, "work_list.html", principal, title="Work queues", items=listing["items"], query=query,
                 next_cursor=listing["next_cursor"], queues=queues, filters=filters, sorts=SORTS, now=at,
                 states=("active", *WORK_ITEM_ACTIVE_STATES, "resolved", "cancelled", "all"),
                 may_write=principal.may("work_items:write"), message=_MESSAGES.get(message or ""))
