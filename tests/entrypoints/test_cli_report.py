@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 from rich.progress import Progress
-from sqlalchemy import select
+from sqlalchemy import func, select
 from typer.testing import CliRunner
 
 from rcmflow.adapters.store.engine import create_engine_for
@@ -185,3 +185,102 @@ def test_a_remittance_resent_in_other_envelopes_is_one_duplicate_document_and_mo
                                   "duplicate": docs["duplicate"] + 1}
     unchanged = {key: value for key, value in before.items() if key != "documents"}
     assert {key: after[key] for key in unchanged} == unchanged
+
+
+# ---- rcmflow report kpis ---------------------------------------------------------------------------------------
+
+def _kpis(*args: str) -> dict[str, Any]:
+    result = runner.invoke(app, ["report", "kpis", "--json", *args])
+    assert result.exit_code == 0, result.output
+    return json.loads(result.stdout)
+
+
+def test_kpis_json_has_every_kpi_and_agrees_with_the_ledger(sent: Sent, database: str) -> None:
+    from rcmflow.domain.kpis import AGING_BUCKETS, KPIS
+    from rcmflow.services.ledger import trial_balance
+
+    _ingest(sent.folder)
+    body = _kpis()
+    assert set(body) == {"as_of", "window_start", "window_days", "by", "values", "aging", "denials_by_category"}
+    assert body["window_days"] == 30 and body["by"] is None
+    totals = {v["key"]: v for v in body["values"] if v["group"] is None}
+    assert list(totals) == list(KPIS) and len(body["values"]) == len(KPIS)
+    assert [(a["subject"], a["bucket"]) for a in body["aging"]] == [
+        (subject, bucket) for subject in ("claims", "ar", "work_items") for bucket in AGING_BUCKETS]
+    engine = create_engine_for(database)
+    try:
+        with engine.connect() as conn:
+            insurance_ar = trial_balance(conn).balance_of("ar_insurance")
+    finally:
+        engine.dispose()
+    assert Decimal(totals["ar_balance"]["value"]) == insurance_ar
+    assert sum(Decimal(a["amount"]) for a in body["aging"] if a["subject"] == "ar") == insurance_ar
+    # The remittances were received just now: the window holds every claim payment; a payer denies some.
+    denials = totals["denial_rate"]
+    assert int(denials["denominator"]) > 0 and Decimal(denials["value"]) > 0
+    assert all(AMOUNT.match(row["amount"]) for row in body["denials_by_category"])
+    stp = totals["straight_through_posting_rate"]
+    assert 0 <= int(stp["numerator"]) <= int(stp["denominator"])
+
+
+@pytest.fixture
+def kpi_story(database: str) -> None:
+    """Claims captured 06-29 and 06-30: P1 at F1 (a finding) and F2 (clean), P2 at five more facilities (clean)."""
+    from tests.services.test_kpis import add_claim, at
+
+    engine = create_engine_for(database)
+    ensure_schema(engine)
+    with engine.begin() as conn:
+        add_claim(conn, facility="F1", payer="P1", state="scrubbed", created=at(6, 29), total="100.00", findings=[1])
+        add_claim(conn, facility="F2", payer="P1", state="ready", created=at(6, 30, 9), total="50.00")
+        for number in range(3, 8):
+            add_claim(conn, facility=f"F{number}", payer="P2", state="ready", created=at(6, 29), total="10.00")
+    engine.dispose()
+
+
+def test_kpis_by_payer_as_of_a_day(kpi_story: None) -> None:
+    body = _kpis("--by", "payer", "--as-of", "2026-06-30", "--window", "7")
+    assert (body["as_of"], body["window_days"], body["by"]) == ("2026-06-30T23:59:59.999999+00:00", 7, "payer")
+    clean = {v["group"]: v["value"] for v in body["values"] if v["key"] == "clean_claim_rate"}
+    # 6 of 7 captured claims clean: 85.71 %; P1 1 of 2; P2 5 of 5.
+    assert clean == {None: "85.71", "P1": "50.00", "P2": "100.00"}
+    result = runner.invoke(app, ["report", "kpis", "--by", "payer", "--as-of", "2026-06-30"],
+                           env={"COLUMNS": "200"})
+    assert result.exit_code == 0, result.output
+    # Two payers: a row per KPI, a column per payer.
+    assert "KPIs by payer" in result.stdout and "Clean-claim rate" in result.stdout
+    assert "85.71 %" in result.stdout and "P2" in result.stdout and "Aging" in result.stdout
+    # Seven facilities: a row per facility.
+    result = runner.invoke(app, ["report", "kpis", "--by", "facility", "--as-of", "2026-06-30"],
+                           env={"COLUMNS": "250"})
+    assert result.exit_code == 0, result.output
+    assert "│ F7 " in result.stdout and "│ total " in result.stdout
+
+
+def test_kpis_table_and_snapshot(kpi_story: None, database: str) -> None:
+    from rcmflow.adapters.store.schema import kpi_snapshots
+
+    result = runner.invoke(app, ["report", "kpis", "--as-of", "2026-06-30", "--snapshot"], env={"COLUMNS": "200"})
+    assert result.exit_code == 0, result.output
+    assert "Open claims" in result.stdout and "Denials by category" not in result.stdout
+    written = int(re.search(r"snapshot of 2026-06-30: (\d+) rows", result.stdout)[1])  # type: ignore[index]
+    again = runner.invoke(app, ["report", "kpis", "--json", "--as-of", "2026-06-30", "--snapshot"])
+    assert again.exit_code == 0, again.output
+    json.loads(again.stdout)  # the message goes to stderr: stdout stays one JSON object
+    engine = create_engine_for(database)
+    try:
+        with engine.connect() as conn:
+            assert conn.execute(select(func.count()).select_from(kpi_snapshots)).scalar_one() == written
+    finally:
+        engine.dispose()
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["--by", "colour"], "facility, payer, department, queue, exception_type"),
+    (["--as-of", "30/06/2026"], "YYYY-MM-DD"),
+    (["--window", "0"], "--window"),
+])
+def test_kpis_refuses_what_it_cannot_answer(database: str, args: list[str], message: str) -> None:
+    result = runner.invoke(app, ["report", "kpis", *args], env={"COLUMNS": "200"})
+    assert result.exit_code == 2
+    assert message in result.output

@@ -1,9 +1,9 @@
-"""The demo's closing summary: volumes, clean-claim rate, denial rate, straight-through posting rate, open
-work by queue, and whether the ledger balances, all read from the stored state."""
+"""The demo's closing summary: volumes, the KPI engine's clean-claim, first-pass acceptance, denial and
+straight-through posting rates over the whole run, open work by queue, and whether the ledger balances, all
+read from the stored state."""
 
 from __future__ import annotations
 
-from decimal import Decimal
 from typing import Any
 
 from rich.console import Console
@@ -11,48 +11,42 @@ from rich.table import Table
 from sqlalchemy import Connection, func, select
 
 from rcmflow.adapters.store.schema import (
-    claim_payments,
     claims,
     deposits,
     documents,
     event_log,
     remittances,
-    scrub_findings,
     submissions,
     utc_now,
-    work_items,
 )
 from rcmflow.domain.money import format_amount
+from rcmflow.services.kpis import KpiReport, compute_kpis
 from rcmflow.services.ledger import trial_balance
 from rcmflow.services.work_items import queue_summary
 
-# A claim payment touched by a person: a work item on it, or on its claim in a posting queue.
-POSTING_QUEUES = ("denials", "underpayments", "posting_exceptions", "unapplied_cash")
+
+def _rate(report: KpiReport, key: str) -> str:
+    figure = report.value(key)
+    return f"{figure.value:.1f} %" if figure is not None and figure.value is not None else "n/a"
 
 
-def _rate(part: int, whole: int) -> str:
-    return f"{Decimal(100 * part) / whole:.1f} %" if whole else "n/a"
+def demo_report(conn: Connection) -> KpiReport:
+    """The KPI engine's figures over the whole simulated run: as of the last claim event (the simulated clock),
+    over a window reaching back to the first claim (``services.kpis`` defines every rate once)."""
+    first = conn.execute(select(func.min(claims.c.created_at))).scalar_one()
+    last = conn.execute(select(func.max(event_log.c.occurred_at)).where(
+        event_log.c.object_type == "claim")).scalar_one()
+    if first is None or last is None:
+        return compute_kpis(conn, as_of=utc_now())
+    return compute_kpis(conn, as_of=last, window_days=max((last - first).days + 1, 1))
 
 
 def demo_figures(conn: Connection) -> dict[str, Any]:
     """The figures the closing summary shows (also what the demo's tests compare across runs)."""
     captured = conn.execute(select(func.count()).select_from(claims).where(
         claims.c.source_id.is_not(None))).scalar_one()
-    first_findings = select(scrub_findings.c.claim_id).where(scrub_findings.c.scrub_number == 1).distinct()
-    clean = conn.execute(select(func.count()).select_from(claims).where(
-        claims.c.source_id.is_not(None), claims.c.id.not_in(first_findings))).scalar_one()
-    payments = conn.execute(select(func.count(), func.coalesce(func.sum(claim_payments.c.charge), 0)).where(
-        claim_payments.c.status != "22")).one()
-    denied = conn.execute(select(func.count(), func.coalesce(func.sum(claim_payments.c.charge), 0)).where(
-        claim_payments.c.status == "4")).one()
-    posted = conn.execute(select(func.count()).select_from(claim_payments).where(
-        claim_payments.c.state == "posted", claim_payments.c.status != "22")).scalar_one()
-    touched_claims = select(work_items.c.object_id).where(work_items.c.object_type == "claim",
-                                                          work_items.c.queue.in_(POSTING_QUEUES))
-    untouched = conn.execute(select(func.count()).select_from(claim_payments).where(
-        claim_payments.c.state == "posted", claim_payments.c.status != "22",
-        claim_payments.c.claim_id.is_not(None),
-        func.cast(claim_payments.c.claim_id, work_items.c.object_id.type).not_in(touched_claims))).scalar_one()
+    report = demo_report(conn)
+    payments = report.value("denial_rate")
     states = dict(conn.execute(select(claims.c.state, func.count()).group_by(claims.c.state)).all())
     ledger = trial_balance(conn)
     return {
@@ -63,10 +57,14 @@ def demo_figures(conn: Connection) -> dict[str, Any]:
         "submissions": conn.execute(select(func.count()).select_from(submissions)).scalar_one(),
         "remittances": conn.execute(select(func.count()).select_from(remittances)).scalar_one(),
         "deposits": conn.execute(select(func.count()).select_from(deposits)).scalar_one(),
-        "clean_claim_rate": _rate(clean, captured),
-        "claim_payments": payments[0], "denial_rate": _rate(denied[0], payments[0]),
-        "denial_rate_dollars": _rate(int(Decimal(denied[1]) * 100), int(Decimal(payments[1]) * 100)),
-        "straight_through_posting_rate": _rate(untouched, posted),
+        "clean_claim_rate": _rate(report, "clean_claim_rate"),
+        "first_pass_acceptance_rate": _rate(report, "first_pass_acceptance_rate"),
+        "claim_payments": int(payments.denominator or 0) if payments is not None else 0,
+        "denial_rate": _rate(report, "denial_rate"),
+        "denial_rate_dollars": _rate(report, "denial_rate_dollars"),
+        "denials_by_category": [(category, count, format_amount(amount))
+                                for category, count, amount in report.denials_by_category],
+        "straight_through_posting_rate": _rate(report, "straight_through_posting_rate"),
         "events": conn.execute(select(func.count()).select_from(event_log)).scalar_one(),
         "open_work": {q.queue: q.open for q in queue_summary(conn, utc_now()) if q.open},
         "ledger_debits": format_amount(ledger.debits), "ledger_balanced": ledger.balanced,
@@ -86,8 +84,9 @@ def print_demo_summary(console: Console, figures: dict[str, Any]) -> None:
         ("837 files submitted", figures["submissions"]), ("835 remittances", figures["remittances"]),
         ("bank deposits", figures["deposits"]),
         ("clean-claim rate (no finding at first scrub)", figures["clean_claim_rate"]),
-        ("denial rate (claim payments / charges)", f"{figures['denial_rate']} / {figures['denial_rate_dollars']}"),
-        ("straight-through posting rate", figures["straight_through_posting_rate"]),
+        ("first-pass acceptance rate (277CA)", figures["first_pass_acceptance_rate"]),
+        ("denial rate (claim payments / dollars)", f"{figures['denial_rate']} / {figures['denial_rate_dollars']}"),
+        ("straight-through posting rate (no work item)", figures["straight_through_posting_rate"]),
         ("insurance A/R still open", figures["insurance_ar"]), ("cash", figures["cash"]),
         ("event log rows", figures["events"]),
         ("ledger", "balanced" if figures["ledger_balanced"] else "[red]NOT BALANCED[/red]"),
@@ -97,6 +96,9 @@ def print_demo_summary(console: Console, figures: dict[str, Any]) -> None:
     console.print(table)
     states = ", ".join(f"{count} {state}" for state, count in figures["claims_by_state"].items())
     console.print(f"claims by state: {states}")
+    if figures["denials_by_category"]:
+        console.print("denials by CARC category: " + ", ".join(
+            f"{category} {count} ({amount})" for category, count, amount in figures["denials_by_category"]))
     work = Table("queue", "open", title="Open work by queue")
     for queue, count in sorted(figures["open_work"].items(), key=lambda item: -item[1]):
         work.add_row(queue, str(count))

@@ -5,7 +5,7 @@ handler the MLLP listener uses, charge CSVs) and the corrections of yesterday's 
 captures and scrubs them, routing the held ones to their queues; billers release yesterday's reviewed
 claims; ready claims are submitted as 837 files into the sandbox payer's drop folder; the sandbox payer
 answers (999, 277CA, 835, BAI2) as of that day; rcmflow ingests the answers, posts the payments, reconciles
-the deposits and bills secondary payers.
+the deposits and bills secondary payers; the day ends with a snapshot of its KPIs (the control tower's trends).
 
 Every step is idempotent (the same bytes are the same document; only ready claims are submitted; the
 sandbox remembers what it answered), and every step of a day runs with that day's clock: killed at any
@@ -39,6 +39,8 @@ from rcmflow.services.charge_claims import release_claim
 from rcmflow.services.destinations import configured_handlers
 from rcmflow.services.hl7_intake import acknowledge_message
 from rcmflow.services.intake import ingest_file
+from rcmflow.services.kpi_snapshots import snapshot_kpis
+from rcmflow.services.kpis import day_end
 from rcmflow.services.outbox import relay_once, release_own_leases
 from rcmflow.services.policies import configured_trading_partners
 from rcmflow.services.processing import ingest_and_post, process_pending
@@ -164,6 +166,8 @@ def simulate_day(engine: Engine, network: Network, day: date, per_day: int, out:
         totals.ingested.add(path)
     totals.payer_files += len(payer_files)
     process_pending(engine, now=evening)
+    with engine.begin() as conn:  # the day's KPIs, for the control tower's trends (redone whole on a resume)
+        snapshot_kpis(conn, day=day, now=day_end(day))
     progress.advance(task)
 
 

@@ -8,8 +8,8 @@ backoff, failed or dead-lettered (``jobs.fail_job``). Handlers must still be saf
 Leases are extended by a heartbeat thread while a batch runs. ``stop()`` (wired to SIGTERM/SIGINT by the
 CLI) lets the current kind's group finish, releases the claimed jobs not started yet, and stops claiming.
 
-Schedules (outbox relay, SLA escalation) are claimed through the ``schedules`` table, so each runs on one
-worker per interval however many workers share the database.
+Schedules (outbox relay, SLA escalation, KPI snapshots) are claimed through the ``schedules`` table, so each
+runs on one worker per interval however many workers share the database.
 """
 
 from __future__ import annotations
@@ -141,9 +141,19 @@ def webhook_schedule(*, interval: timedelta = timedelta(seconds=2)) -> Schedule:
     return Schedule("webhook fan-out", interval, lambda engine, now: fan_out_pending(engine, now=now))
 
 
+def kpi_snapshot_schedule(*, interval: timedelta = timedelta(hours=1)) -> Schedule:
+    """Snapshot yesterday's and today's KPIs every ``interval``: today's figures follow the day, and yesterday's
+    are completed once it has ended (``services.kpi_snapshots``)."""
+    from rcmflow.services.kpi_snapshots import run_snapshots
+
+    return Schedule("kpi snapshots", interval, run_snapshots)
+
+
 def default_schedules(relay: Relay) -> list[Schedule]:
-    """The schedules every worker offers: webhook fan-out, the outbox relay, and SLA escalation when installed."""
-    return [s for s in (webhook_schedule(), relay_schedule(relay), escalation_schedule()) if s is not None]
+    """The schedules every worker offers: webhook fan-out, the outbox relay, KPI snapshots, and SLA escalation
+    when installed."""
+    return [s for s in (webhook_schedule(), relay_schedule(relay), kpi_snapshot_schedule(), escalation_schedule())
+            if s is not None]
 
 
 @dataclass(frozen=True)

@@ -982,3 +982,33 @@ webhook_subscriptions = Table(
     # Events up to this event_log id have been turned into deliveries (the subscription's read position).
     Column("last_event_id", BigInteger, nullable=False, default=0, server_default="0"),
 )
+
+# ---- KPI snapshots: one row per organisation, day, KPI and slice, for the control tower's trends ------------
+
+# The KPIs of a day as computed at its end (services.kpi_snapshots): dimension and group_value are '' for the
+# total. A day snapshotted again replaces its rows.
+kpi_snapshots = Table(
+    "kpi_snapshots",
+    metadata,
+    Column("id", BigIntegerPk, primary_key=True, autoincrement=True),
+    Column("organisation_id", String(64), nullable=False, default=DEFAULT_ORGANISATION,
+           server_default=DEFAULT_ORGANISATION),
+    Column("day", Date, nullable=False),
+    Column("kpi", String(64), nullable=False),
+    Column("dimension", String(32), nullable=False, default=""),
+    Column("group_value", String(128), nullable=False, default=""),
+    Column("value", Numeric(24, 4), nullable=True),
+    Column("numerator", Numeric(24, 4), nullable=True),
+    Column("denominator", Numeric(24, 4), nullable=True),
+    Column("computed_at", UtcDateTime, nullable=False),
+    UniqueConstraint("organisation_id", "day", "kpi", "dimension", "group_value"),
+)
+
+# The KPI engine's windowed queries (services.kpis), each driven by the organisation and the timestamp that
+# places a row in the window: claims captured (clean-claim rate, claims aging), claim payments posted
+# (straight-through rate, posting latency), remittances received (denial rates), work items resolved
+# (resolution time, SLA breach rate; and the items resolved after a past as-of time for backlogs).
+Index("ix_claims_organisation_created", claims.c.organisation_id, claims.c.created_at)
+Index("ix_claim_payments_organisation_posted", claim_payments.c.organisation_id, claim_payments.c.posted_at)
+Index("ix_remittances_organisation_created", remittances.c.organisation_id, remittances.c.created_at)
+Index("ix_work_items_organisation_resolved", work_items.c.organisation_id, work_items.c.resolved_at)

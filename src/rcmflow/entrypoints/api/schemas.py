@@ -85,3 +85,37 @@ class Health(BaseModel):
     database: str | None = None
     schema_revision: str | None = None
     expected_revision: str | None = None
+
+
+class KpiValueOut(BaseModel):
+    key: str
+    group: str | None  # the dimension value when sliced; None is the total
+    value: str | None  # a decimal string; None when there is nothing to measure
+    numerator: str | None
+    denominator: str | None
+
+
+class AgingRowOut(BaseModel):
+    subject: str  # claims, ar, work_items
+    bucket: str  # 0-30, 31-60, 61-90, 91-120, 120+
+    group: str | None
+    count: int
+    amount: str
+
+
+class DenialCategoryOut(BaseModel):
+    category: str
+    count: int
+    amount: str
+
+
+class KpiReportOut(BaseModel):
+    """The KPIs of ``docs/kpis.md`` at ``as_of`` over the window since ``window_start``."""
+
+    as_of: datetime
+    window_start: datetime
+    window_days: int
+    by: str | None
+    values: list[KpiValueOut]
+    aging: list[AgingRowOut]
+    denials_by_category: list[DenialCategoryOut]

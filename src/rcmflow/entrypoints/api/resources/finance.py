@@ -1,5 +1,5 @@
 """Money: remittances with their claim payments and deposits, bank deposits, journal entries, the trial
-balance, and the operational summary."""
+balance, the operational summary and the KPIs."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from fastapi import APIRouter, Depends, Query
 from rcmflow.domain.access import Principal
 from rcmflow.entrypoints.api.deps import Cursor, Id, Limit, ReadConn
 from rcmflow.entrypoints.api.pagination import decode_cursor, page
+from rcmflow.entrypoints.api.schemas import KpiReportOut
 from rcmflow.entrypoints.api.security import facility_filter, require
 
 router = APIRouter(prefix="/v1")
@@ -81,3 +82,18 @@ def summary_route(conn: ReadConn, principal: Annotated[Principal, Depends(requir
     from rcmflow.services.reports import summary
 
     return summary(conn, principal.organisation_id)
+
+
+@router.get("/reports/kpis", tags=["reports"], response_model=KpiReportOut)
+def kpis_route(conn: ReadConn, principal: Annotated[Principal, Depends(require("reports:read"))],
+               by: Annotated[str | None, Query(pattern="^(facility|payer|department|queue|exception_type)$",
+                                               description="Slice every KPI that supports it by this dimension.")]
+               = None,
+               window_days: Annotated[int, Query(ge=1, le=366, description="Days the rates and latencies cover.")]
+               = 30) -> dict[str, Any]:
+    """The KPIs now (docs/kpis.md), in total and per group of ``by``, limited to the caller's facilities."""
+    from rcmflow.adapters.store.schema import utc_now
+    from rcmflow.services.kpis import compute_kpis
+
+    return compute_kpis(conn, as_of=utc_now(), window_days=window_days, by=by, facilities=facility_filter(principal),
+                        organisation_id=principal.organisation_id).to_dict()
