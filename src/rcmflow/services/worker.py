@@ -8,7 +8,7 @@ backoff, failed or dead-lettered (``jobs.fail_job``). Handlers must still be saf
 Leases are extended by a heartbeat thread while a batch runs. ``stop()`` (wired to SIGTERM/SIGINT by the
 CLI) lets the current kind's group finish, releases the claimed jobs not started yet, and stops claiming.
 
-Schedules (outbox relay, SLA escalation, KPI snapshots) are claimed through the ``schedules`` table, so each
+Schedules (outbox relay, SLA escalation, KPI snapshots and reports) are claimed through the ``schedules`` table, so each
 runs on one worker per interval however many workers share the database.
 """
 
@@ -149,11 +149,19 @@ def kpi_snapshot_schedule(*, interval: timedelta = timedelta(hours=1)) -> Schedu
     return Schedule("kpi snapshots", interval, run_snapshots)
 
 
+def kpi_report_schedule(*, interval: timedelta = timedelta(minutes=5)) -> Schedule:
+    """Refresh the control tower's stored KPI reports every ``interval`` (``services.kpi_reports``): the pages of
+    a large organisation read them instead of computing over millions of rows."""
+    from rcmflow.services.kpi_reports import run_kpi_reports
+
+    return Schedule("kpi reports", interval, run_kpi_reports)
+
+
 def default_schedules(relay: Relay) -> list[Schedule]:
-    """The schedules every worker offers: webhook fan-out, the outbox relay, KPI snapshots, and SLA escalation
-    when installed."""
-    return [s for s in (webhook_schedule(), relay_schedule(relay), kpi_snapshot_schedule(), escalation_schedule())
-            if s is not None]
+    """The schedules every worker offers: webhook fan-out, the outbox relay, KPI snapshots and reports, and SLA
+    escalation when installed."""
+    return [s for s in (webhook_schedule(), relay_schedule(relay), kpi_snapshot_schedule(), kpi_report_schedule(),
+                        escalation_schedule()) if s is not None]
 
 
 @dataclass(frozen=True)

@@ -1012,3 +1012,17 @@ Index("ix_claims_organisation_created", claims.c.organisation_id, claims.c.creat
 Index("ix_claim_payments_organisation_posted", claim_payments.c.organisation_id, claim_payments.c.posted_at)
 Index("ix_remittances_organisation_created", remittances.c.organisation_id, remittances.c.created_at)
 Index("ix_work_items_organisation_resolved", work_items.c.organisation_id, work_items.c.resolved_at)
+
+# The control tower's figures, pre-aggregated (services.kpi_reports): every KPI in total and per group of every
+# dimension, the aging, the denial categories and the daily throughput, for one window, as of ``as_of``. The
+# worker refreshes them; the tower reads one row instead of computing over millions of rows per page view.
+kpi_reports = Table(
+    "kpi_reports",
+    metadata,
+    Column("organisation_id", String(64), primary_key=True),
+    Column("window_days", Integer, primary_key=True),
+    Column("as_of", UtcDateTime, nullable=False),
+    Column("computed_at", UtcDateTime, nullable=False),
+    Column("duration_ms", Integer, nullable=False),  # what computing it took: decides live or stored
+    Column("report", Json, nullable=False),
+)

@@ -57,8 +57,9 @@ def process_map(request: Request, conn: ReadConn, principal: Annotated[Principal
     at = now(request)
     facilities = facility_filter(principal)
     since = at - timedelta(days=days)
-    # Cached per minute of the clock: the same page asked twice in a minute is the same map.
-    key = (principal.organisation_id, object_type, days, facilities, at.replace(second=0, microsecond=0))
+    # Cached per CACHE_SECONDS of the clock: the window moves on with it, and a map asked again within them is
+    # the same map.
+    key = (principal.organisation_id, object_type, days, facilities, int(at.timestamp()) // CACHE_SECONDS)
     mining = _mined(conn, key, lambda: mine_process(conn, object_type=object_type, since=since, until=at,
                                                     max_cases=MAX_CASES, facilities=facilities,
                                                     organisation_id=principal.organisation_id))

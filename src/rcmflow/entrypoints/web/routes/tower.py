@@ -5,7 +5,8 @@ snapshots (``services.kpi_snapshots``); nothing here defines a figure."""
 
 from __future__ import annotations
 
-from datetime import timedelta
+from dataclasses import replace
+from decimal import Decimal
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
@@ -16,7 +17,7 @@ from rcmflow.domain.kpis import AGING_BUCKETS, DIMENSIONS, KPIS
 from rcmflow.entrypoints.api.deps import ReadConn
 from rcmflow.entrypoints.api.security import facility_filter, require
 from rcmflow.entrypoints.web.charts import Chart, bar_chart, line_chart, sparkline
-from rcmflow.entrypoints.web.links import LIST_PERMISSIONS, list_url
+from rcmflow.entrypoints.web.links import LIST_PERMISSIONS, denial_category_url, kpi_drill_url, list_url
 from rcmflow.entrypoints.web.render import now, page
 
 router = APIRouter(prefix="/ui", include_in_schema=False)
@@ -41,17 +42,18 @@ def _trend_scope(principal: Principal) -> tuple[str | None, str | None] | None:
 def tower(request: Request, conn: ReadConn, principal: Annotated[Principal, Depends(require("reports:read"))],
           window: Annotated[int, Query(ge=1, le=365)] = 30,
           by: Annotated[str | None, Query(max_length=32)] = None) -> Response:
+    from rcmflow.services.kpi_reports import tower_report
     from rcmflow.services.kpi_snapshots import kpi_trend
-    from rcmflow.services.kpis import compute_kpis
     from rcmflow.services.outbox import outbox_status
-    from rcmflow.services.throughput import daily_throughput
     from rcmflow.services.work_items import queue_summary
 
     at = now(request)
     facilities = facility_filter(principal)
     by = by or None
-    report = compute_kpis(conn, as_of=at, window_days=window, by=by, facilities=facilities,
-                          organisation_id=principal.organisation_id)
+    figures = tower_report(conn, as_of=at, window_days=window, by=by, facilities=facilities,
+                           organisation_id=principal.organisation_id)
+    queues = queue_summary(conn, at, organisation_id=principal.organisation_id, facilities=facilities)
+    report = _with_live_work(figures.report, queues)
     scope = _trend_scope(principal)
     tiles = []
     for key, kpi in KPIS.items():
@@ -63,19 +65,28 @@ def tower(request: Request, conn: ReadConn, principal: Annotated[Principal, Depe
                               organisation_id=principal.organisation_id)
         known = [value for _, value in trend if value is not None]
         tiles.append({"kpi": kpi, "value": total.value if total else None,
-                      "drill": list_url(kpi.drill[0], kpi.drill[1])
+                      "drill": kpi_drill_url(kpi, as_of=at, window=window, facilities=facilities)
                       if principal.may(LIST_PERMISSIONS[kpi.drill[0]]) else None,
                       "previous": known[-2] if len(known) >= 2 else None,
                       "spark": sparkline(f"spark-{key}", [(day.isoformat(), None if v is None else float(v))
                                                           for day, v in trend]) if len(known) >= 2 else None})
-    charts = [_aging_chart(report), _denials_chart(report),
-              _throughput_chart(daily_throughput(conn, since=at - timedelta(days=min(window, TREND_DAYS)), until=at,
-                                                 facilities=facilities, organisation_id=principal.organisation_id)),
-              _sla_chart(queue_summary(conn, at, organisation_id=principal.organisation_id, facilities=facilities))]
+    charts = [_aging_chart(report), _denials_chart(report), _throughput_chart(figures.throughput),
+              _sla_chart(queues)]
     outbox = outbox_status(conn, now=at)  # organisation-wide: deliveries belong to no facility
     sliced = _sliced(report, by) if by else None
     return page(request, "tower.html", principal, title="Control tower", tiles=tiles, charts=charts, outbox=outbox,
-                at=at, window=window, windows=WINDOWS, by=by, dimensions=DIMENSIONS, sliced=sliced)
+                at=at, window=window, windows=WINDOWS, by=by, dimensions=DIMENSIONS, sliced=sliced,
+                source=figures.source, computed_at=figures.computed_at)
+
+
+def _with_live_work(report: Any, queues: list[Any]) -> Any:
+    """The report with the open-work and SLA-breach totals of this moment: the queue summary the page reads
+    anyway gives them (indexed, milliseconds), so a resolved item shows at once even when the rest of the
+    figures come from a stored report."""
+    live = {"work_items_backlog": sum(q.open for q in queues), "sla_breaches": sum(q.overdue for q in queues)}
+    values = [replace(v, value=Decimal(live[v.key]), numerator=Decimal(live[v.key]))
+              if v.key in live and v.group is None else v for v in report.values]
+    return replace(report, values=values)
 
 
 def _sliced(report: Any, by: str) -> dict[str, Any]:
@@ -103,7 +114,7 @@ def _denials_chart(report: Any) -> Chart:
     categories = [row[0] for row in rows]
     return bar_chart("chart-denials", "Denials by CARC category", categories,
                      {"Denied claims": [row[1] for row in rows]},
-                     links={"Denied claims": [list_url("claims", {"state": "denied"}, category=c) for c in categories]},
+                     links={"Denied claims": [denial_category_url(report, c) for c in categories]},
                      y_title="claims",
                      description="Denied claim payments in the window by the category of their denial reason code.")
 
@@ -119,7 +130,7 @@ def _sla_chart(queues: list[Any]) -> Chart:
     names = [q.queue for q in queues]
     return bar_chart("chart-sla", "Open work and SLA breaches by queue", names,
                      {"Within SLA": [q.open - q.overdue for q in queues], "Overdue": [q.overdue for q in queues]},
-                     links={"Within SLA": [list_url("work_items", queue=n) for n in names],
+                     links={"Within SLA": [list_url("work_items", queue=n, overdue="0") for n in names],
                             "Overdue": [list_url("work_items", {"state": "overdue"}, queue=n) for n in names]},
                      stacked=True, y_title="items",
                      description="Active work items per queue; the overdue part has passed its SLA due time.")
