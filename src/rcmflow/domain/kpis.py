@@ -26,7 +26,10 @@ from decimal import ROUND_HALF_UP, Decimal
 DIMENSIONS = ("facility", "payer", "department", "queue", "exception_type")
 AGING_BUCKETS = ("0-30", "31-60", "61-90", "91-120", "120+")
 UNITS = ("percent", "count", "usd", "days", "hours")
-DRILL_LISTS = ("claims", "work_items", "claim_payments", "remittances", "deposits", "approvals", "outbox")
+DRILL_LISTS = ("claims", "work_items", "claim_payments", "remittances", "deposits", "approvals", "rework", "outbox")
+# The figures that are the state at the as-of time (backlogs, balances): their lists are the state then, with no
+# window; every other figure's list covers the figure's window (its drill-down passes the window and as-of time).
+AS_OF_DRILLS = frozenset({"claims_backlog", "ar_balance", "days_in_ar", "work_items_backlog", "sla_breaches"})
 # The upper bound (in whole days of age) of each bucket but the last.
 AGING_LIMITS = (30, 60, 90, 120)
 # The group of rows whose dimension has no value (a claim with no department, an unmatched payment).
@@ -49,7 +52,10 @@ class KpiDefinition:
     source: str  # the tables and event-log activities it reads
     dimensions: tuple[str, ...]  # the DIMENSIONS it can be sliced by
     better: str  # "higher", "lower" or "neither"
-    drill: tuple[str, dict[str, str]]  # the list behind the figure (one of DRILL_LISTS) and its filters
+    # The list behind the figure (one of DRILL_LISTS) and the filters that select exactly what the figure counts: a
+    # backlog's objects, a rate's numerator or what falls short of it (the list the lead acts on), a duration's
+    # measured objects, a sum's objects.
+    drill: tuple[str, dict[str, str]]
 
     def __post_init__(self) -> None:
         if self.unit not in UNITS:
@@ -83,37 +89,37 @@ _DEFINITIONS = (
         "Share of the claims captured from the EHRs in the window that had no scrubber finding at their first "
         "scrub.",
         "claims (source_id, created_at), scrub_findings (scrub_number 1)", _CLAIM_DIMS, "higher",
-        ("claims", {"state": "scrubbed"})),
+        ("claims", {"captured": "ehr", "first_scrub": "findings"})),
     KpiDefinition(
         "first_pass_acceptance_rate", "First-pass acceptance rate", "percent",
         "Share of the claims whose first front-end answer came in the window that were accepted (277CA) and "
         "never rejected at the front end (999 or 277CA).",
         "event_log: 'accept into adjudication (277CA)', 'reject at front end (277CA)', "
-        "'reject at front end (999)'", _CLAIM_DIMS, "higher", ("claims", {"state": "rejected"})),
+        "'reject at front end (999)'", _CLAIM_DIMS, "higher", ("claims", {"front_end": "rejected"})),
     KpiDefinition(
         "denial_rate", "Denial rate", "percent",
         "Share of the claim payments (reversals excluded) on remittances received in the window that denied the "
         "claim in full or in part.",
         "claim_payments (CLP02), payment_adjustments (CO/OA/PI with a denial CARC), remittances (created_at)",
-        _CLAIM_DIMS, "lower", ("claim_payments", {"denied": "true"})),
+        _CLAIM_DIMS, "lower", ("claim_payments", {"reversal": "false", "denied": "true"})),
     KpiDefinition(
         "denial_rate_dollars", "Denial rate (dollars)", "percent",
         "Denied dollars (CO/OA/PI adjustments with a denial CARC) as a share of the dollars charged on the claim "
         "payments of remittances received in the window.",
         "claim_payments (charge), payment_adjustments, remittances (created_at)", _CLAIM_DIMS, "lower",
-        ("claim_payments", {"denied": "true"})),
+        ("claim_payments", {"reversal": "false", "denied": "true"})),
     KpiDefinition(
         "straight_through_posting_rate", "Straight-through posting rate", "percent",
         "Share of the claim payments posted in the window (reversals excluded) that no work item was ever about "
         "or linked to.",
         "claim_payments (posted_at), work_items, work_item_links", _CLAIM_DIMS, "higher",
-        ("claim_payments", {"state": "posted", "touched": "true"})),
+        ("claim_payments", {"dated": "posted", "reversal": "false", "touched": "true"})),
     KpiDefinition(
         "posting_latency_hours", "Posting latency (median)", "hours",
         "Median hours from receiving the ERA to posting its claim payment, over the claim payments posted in the "
         "window.",
         "claim_payments (posted_at), remittances (created_at)", _CLAIM_DIMS, "lower",
-        ("remittances", {"state": "received"})),
+        ("claim_payments", {"dated": "posted", "reversal": "false"})),
     KpiDefinition(
         "work_items_backlog", "Open work items", "count",
         "Work items open, in progress, waiting or escalated at the as-of time.",
@@ -141,24 +147,24 @@ _DEFINITIONS = (
         "Median hours from submitting an approval request to its final approval or rejection, over the requests "
         "decided in the window.",
         "approval_requests (created_at, decided_at), event_log 'submit for approval' (facility, payer, department)",
-        _CLAIM_DIMS, "lower", ("approvals", {"state": "pending"})),
+        _CLAIM_DIMS, "lower", ("approvals", {"state": "decided"})),
     KpiDefinition(
         "rework_rate", "Rework rate", "percent",
         "Share of the business objects that changed state in the window that re-entered a state they had been "
         "in before.",
         "event_log (state changes of claims, remittances, claim payments, bank deposits, work items, appeals)",
-        _CLAIM_DIMS, "lower", ("claims", {"rework": "true"})),
+        _CLAIM_DIMS, "lower", ("rework", {"reworked": "true"})),
     KpiDefinition(
         "integration_failure_rate", "Integration failure rate", "percent",
         "Share of the outbound delivery attempts in the window that failed or were dead-lettered.",
         "event_log: outbox message 'deliver outbox message', 'fail outbox delivery', "
-        "'dead-letter outbox message'", (), "lower", ("outbox", {"status": "dead"})),
+        "'dead-letter outbox message'", (), "lower", ("outbox", {})),
     KpiDefinition(
         "cash_posted", "Cash posted", "usd",
         "Net cash posted from ERAs (claim payments, unapplied payments and provider-level adjustments) dated in "
         "the window.",
         "ledger: journal_lines on account undeposited_funds of the era journal", (), "neither",
-        ("remittances", {"state": "posted"})),
+        ("remittances", {"cash": "posted"})),
     KpiDefinition(
         "cash_deposited", "Cash deposited", "usd",
         "Net bank deposits (credits minus debits) with a value date in the window.",
@@ -167,7 +173,7 @@ _DEFINITIONS = (
         "cash_gap", "Cash posted minus deposited", "usd",
         "Cash posted from ERAs minus cash deposited in the bank over the window: money posted that the bank has "
         "not shown, or deposits not yet explained by an ERA when negative.",
-        "ledger (undeposited_funds, era journal), deposits", (), "neither", ("deposits", {"state": "unmatched"})),
+        "ledger (undeposited_funds, era journal), deposits", (), "neither", ("deposits", {})),
 )
 
 KPIS: dict[str, KpiDefinition] = {kpi.key: kpi for kpi in _DEFINITIONS}

@@ -35,7 +35,7 @@ hook for opening and resolving an approval task per level in the level's queue.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Mapping
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal, InvalidOperation
@@ -584,10 +584,13 @@ def request_detail(conn: Connection, request_id: int) -> RequestDetail:
 
 def list_requests(
     conn: Connection, *, state: str | None = None, organisation_id: str = DEFAULT_ORGANISATION, limit: int = 50,
+    source: Any = None, conditions: Sequence[Any] = (),
 ) -> list[RequestSummary]:
-    """Requests, newest first, optionally in one state."""
+    """Requests, newest first, optionally in one state; ``source`` (a join from approval_requests) and
+    ``conditions`` select further (a KPI's population: ``services.approval_search``)."""
     r = approval_requests.c
-    query = select(approval_requests).where(r.organisation_id == organisation_id)
+    query = (select(approval_requests).select_from(approval_requests if source is None else source)
+             .where(r.organisation_id == organisation_id, *conditions))
     if state is not None:
         query = query.where(r.state == state)
     return [_summary(row) for row in conn.execute(query.order_by(r.created_at.desc(), r.id.desc()).limit(limit))]

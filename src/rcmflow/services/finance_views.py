@@ -32,8 +32,13 @@ _REMITTANCE_COLUMNS = [c for c in remittances.c if c.name != "content_digest"]
 
 
 def list_remittances(conn: Connection, organisation_id: str, *, state: str | None = None, payer_id: str | None = None,
-                     after: tuple[Any, int] | None = None, limit: int = 50) -> list[dict[str, Any]]:
+                     after: tuple[Any, int] | None = None, limit: int = 50, cash: Any = None) -> list[dict[str, Any]]:
+    """Remittances newest first; with ``cash`` (``cash_search.era_cash_by_remittance``) only those with ERA cash
+    posted in its window, each with that amount (``cash_posted``, as the subquery sums it)."""
     query = select(*_REMITTANCE_COLUMNS).where(remittances.c.organisation_id == organisation_id)
+    if cash is not None:
+        query = query.add_columns(cash.c.amount.label("cash_posted")).join(
+            cash, cash.c.remittance_id == remittances.c.id)
     if state is not None:
         query = query.where(remittances.c.state == state)
     if payer_id is not None:
@@ -69,8 +74,10 @@ _DEPOSIT_COLUMNS = [c for c in deposits.c if c.name != "dedup_key"]
 
 
 def list_deposits(conn: Connection, organisation_id: str, *, state: str | None = None,
-                  after: tuple[Any, int] | None = None, limit: int = 50) -> list[dict[str, Any]]:
-    query = select(*_DEPOSIT_COLUMNS).where(deposits.c.organisation_id == organisation_id)
+                  after: tuple[Any, int] | None = None, limit: int = 50,
+                  conditions: Sequence[Any] = ()) -> list[dict[str, Any]]:
+    """Deposits newest first; ``conditions`` select further (``cash_search.deposits_in_window``)."""
+    query = select(*_DEPOSIT_COLUMNS).where(deposits.c.organisation_id == organisation_id, *conditions)
     if state is not None:
         query = query.where(deposits.c.state == state)
     query = keyset_page(query, deposits.c.id, deposits.c.id, descending=True, after=after, limit=limit)

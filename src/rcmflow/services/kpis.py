@@ -331,8 +331,7 @@ def _claims_backlog(s: _Scope) -> None:
     bucket = s.bucket(c.c.created_at)
     for row in s.conn.execute(
             select(bucket, func.count().label("n"), s.money_sum(c.c.total_charge).label("amount"), *g.columns)
-            .where(c.c.organisation_id == s.organisation_id, c.c.state.in_(CLAIM_OPEN_STATES),
-                   c.c.created_at <= s.as_of, *s.facility(c.c.facility_id))
+            .where(*open_claims(s, c), *s.facility(c.c.facility_id))
             .group_by(_by_name(bucket), *g.columns)):
         s.add("claims_backlog", g.slices(row), row.n)
         s.age("claims", g.slices(row), row.bucket, row.n, s.money(row.amount))
@@ -342,23 +341,12 @@ def _claims_backlog(s: _Scope) -> None:
 def _accounts_receivable(s: _Scope) -> None:
     """Insurance A/R per claim from the ledger (charges and claim payments on ar_insurance), aged from the
     charges' posting date (the date of service); then days in A/R against the window's charges."""
-    e, line, cp, c = journal_entries, journal_lines, claim_payments, claims
+    e, line, c = journal_entries, journal_lines, claims
     ar_lines = line.join(e, e.c.id == line.c.entry_id)
-    common = [line.c.organisation_id == s.organisation_id, line.c.account_id == s.account("ar_insurance"),
-              e.c.posting_date <= s.as_of.date()]
-    amount = s.cents(line.c.debit - line.c.credit).label("amount")
     source = s.numeric_id(e.c.source_id)
-    charged = select(source.label("claim_id"), amount, e.c.posting_date.label("charged_on")).select_from(
-        ar_lines).where(*common, e.c.source_type == CLAIM_OBJECT)
-    paid = (select(cp.c.claim_id.label("claim_id"), amount, null().label("charged_on"))
-            .select_from(ar_lines.join(cp, cp.c.id == source))
-            .where(*common, e.c.source_type == CLAIM_PAYMENT_OBJECT))
-    moves = union_all(charged, paid).subquery("ar_moves")
-    per_claim = (select(moves.c.claim_id, func.sum(moves.c.amount).label("balance"),
-                        func.min(moves.c.charged_on).label("charged_on"))
-                 .group_by(moves.c.claim_id).subquery("ar_claims"))
+    per_claim = ar_claim_balances(s)
     g = s.grouping("ar_balance", _claim_columns(c))
-    bucket = s.bucket(func.coalesce(per_claim.c.charged_on, s.as_of.date()), dates=True)
+    bucket = ar_bucket(s, per_claim)
     for row in s.conn.execute(
             select(bucket, func.count().label("n"), func.coalesce(func.sum(per_claim.c.balance), 0).label("balance"),
                    *g.columns)
@@ -391,35 +379,25 @@ def _accounts_receivable(s: _Scope) -> None:
 
 
 def _clean_claims(s: _Scope) -> None:
-    c, sf = claims, scrub_findings
+    c = claims
     g = s.grouping("clean_claim_rate", _claim_columns(c))
-    found_at_first_scrub = exists().where(sf.c.claim_id == c.c.id, sf.c.scrub_number == 1)
     for row in s.conn.execute(
-            select(func.sum(case((found_at_first_scrub, 0), else_=1)).label("clean"), func.count().label("n"),
+            select(func.sum(case((found_at_first_scrub(c), 0), else_=1)).label("clean"), func.count().label("n"),
                    *g.columns)
-            .where(c.c.organisation_id == s.organisation_id, c.c.source_id.is_not(None), *s.window(c.c.created_at),
-                   *s.facility(c.c.facility_id))
+            .where(*ehr_claims_in_window(s, c), *s.facility(c.c.facility_id))
             .group_by(*g.columns)):
         s.add("clean_claim_rate", g.slices(row), row.clean, row.n)
     s.rates("clean_claim_rate")
 
 
 def _first_pass_acceptance(s: _Scope) -> None:
-    ev, prior = event_log.alias("ev"), event_log.alias("prior")
+    ev = event_log.alias("ev")
     g = s.grouping("first_pass_acceptance_rate", _event_columns(ev))
-    answered_before = exists().where(
-        prior.c.object_type == CLAIM_OBJECT, prior.c.object_id == ev.c.object_id,
-        prior.c.activity.in_(FRONT_END_ANSWERS), prior.c.occurred_at <= s.start)
     per_claim = (
-        select(ev.c.object_id, *g.columns,
-               func.min(case((ev.c.activity == ACTIVITY_ACCEPT_277, ev.c.occurred_at))).label("accepted"),
-               func.min(case((ev.c.activity != ACTIVITY_ACCEPT_277, ev.c.occurred_at))).label("rejected"))
-        .where(ev.c.organisation_id == s.organisation_id, ev.c.object_type == CLAIM_OBJECT,
-               ev.c.activity.in_(FRONT_END_ANSWERS), *s.window(ev.c.occurred_at), *s.facility(ev.c.facility_id),
-               ~answered_before)
+        select(ev.c.object_id, *g.columns, *first_answer_times(ev))
+        .where(*front_end_answers(s, ev), *s.facility(ev.c.facility_id))
         .group_by(ev.c.object_id, *g.columns).subquery("answers"))
-    # A clearinghouse's acceptance (A1) followed by the payer's rejection (A3) is no first-pass acceptance.
-    first_accepted = and_(per_claim.c.accepted.is_not(None), per_claim.c.rejected.is_(None))
+    first_accepted = first_pass_accepted(per_claim.c.accepted, per_claim.c.rejected)
     outer = g.of(per_claim)
     for row in s.conn.execute(
             select(func.sum(case((first_accepted, 1), else_=0)).label("passed"), func.count().label("n"),
@@ -440,7 +418,7 @@ def _denials(s: _Scope) -> list[tuple[str, int, Decimal]]:
     cp, r, c, pa = claim_payments, remittances, claims, payment_adjustments
 
     def received(cp: Any, r: Any) -> list[Any]:
-        return [r.c.organisation_id == s.organisation_id, *s.window(r.c.created_at), cp.c.status != REVERSAL_STATUS]
+        return received_payments(s, cp, r)
 
     payments = cp.join(r, r.c.id == cp.c.remittance_id).outerjoin(c, c.c.id == cp.c.claim_id)
     cp2, r2, pa2 = claim_payments.alias("cp2"), remittances.alias("r2"), payment_adjustments.alias("pa2")
@@ -461,7 +439,7 @@ def _denials(s: _Scope) -> list[tuple[str, int, Decimal]]:
         s.add("denial_rate_dollars", g.slices(row), s.money(row.denied_amount), s.money(row.charged))
     s.rates("denial_rate")
     s.rates("denial_rate_dollars")
-    category = case(dict(DENIAL_CATEGORIES), value=pa.c.reason_code, else_=OTHER).label("category")
+    category = denial_category(pa).label("category")
     found = s.conn.execute(
         select(category, func.count(func.distinct(pa.c.claim_payment_id)), s.money_sum(pa.c.amount))
         .select_from(payments.join(pa, pa.c.claim_payment_id == cp.c.id))
@@ -472,13 +450,10 @@ def _denials(s: _Scope) -> list[tuple[str, int, Decimal]]:
 
 
 def _posting(s: _Scope) -> None:
-    cp, r, c, w, wl = claim_payments, remittances, claims, work_items, work_item_links
-    key = cast(cp.c.id, String)
-    touched = or_(exists().where(w.c.object_type == CLAIM_PAYMENT_OBJECT, w.c.object_id == key),
-                  exists().where(wl.c.object_type == CLAIM_PAYMENT_OBJECT, wl.c.object_id == key))
+    cp, r, c = claim_payments, remittances, claims
+    touched = touched_payment(cp)
     source = cp.join(r, r.c.id == cp.c.remittance_id).outerjoin(c, c.c.id == cp.c.claim_id)
-    posted = [cp.c.organisation_id == s.organisation_id, *s.window(cp.c.posted_at), cp.c.status != REVERSAL_STATUS,
-              *s.facility(c.c.facility_id)]
+    posted = [*posted_payments(s, cp), *s.facility(c.c.facility_id)]
     columns = {"facility": c.c.facility_id, "payer": r.c.payer_id, "department": c.c.department_id}
     g = s.grouping("straight_through_posting_rate", columns)
     for row in s.conn.execute(
@@ -497,14 +472,14 @@ def _posting(s: _Scope) -> None:
 
 def _work_items(s: _Scope) -> None:
     w = work_items
-    scope = [w.c.organisation_id == s.organisation_id, w.c.created_at <= s.as_of, *s.facility(w.c.facility_id)]
     columns = [w.c.created_at, w.c.due_at, w.c.facility_id, w.c.payer_id, w.c.department_id, w.c.queue, w.c.item_type]
     # Active at as_of: active now, or resolved since (both sets found through their indexes).
-    active = union_all(select(*columns).where(*scope, w.c.state.in_(WORK_ITEM_ACTIVE_STATES)),
-                       select(*columns).where(*scope, w.c.resolved_at > s.as_of)).subquery("active")
+    now_active, resolved_since = active_work_items(s, w)
+    active = union_all(select(*columns).where(*now_active, *s.facility(w.c.facility_id)),
+                       select(*columns).where(*resolved_since, *s.facility(w.c.facility_id))).subquery("active")
     g = s.grouping("work_items_backlog", _work_columns(active))
     bucket = s.bucket(active.c.created_at)
-    overdue = and_(active.c.due_at.is_not(None), active.c.due_at < s.as_of)
+    overdue = overdue_at(active.c.due_at, s.as_of)
     for row in s.conn.execute(
             select(bucket, func.count().label("n"), func.sum(case((overdue, 1), else_=0)).label("late"), *g.columns)
             .group_by(_by_name(bucket), *g.columns)):
@@ -514,10 +489,9 @@ def _work_items(s: _Scope) -> None:
     s.counts("work_items_backlog")
     s.counts("sla_breaches")
 
-    resolved = [w.c.organisation_id == s.organisation_id, w.c.state == "resolved", *s.window(w.c.resolved_at),
-                *s.facility(w.c.facility_id)]
+    resolved = [*resolved_in_window(s, w), *s.facility(w.c.facility_id)]
     g = s.grouping("sla_breach_rate", _work_columns(w))
-    breached = or_(w.c.escalation_level > 0, and_(w.c.due_at.is_not(None), w.c.resolved_at > w.c.due_at))
+    breached = breached_item(w)
     for row in s.conn.execute(
             select(func.sum(case((breached, 1), else_=0)).label("breached"), func.count().label("n"), *g.columns)
             .where(*resolved).group_by(*g.columns)):
@@ -534,33 +508,24 @@ def _work_items(s: _Scope) -> None:
 
 def _approvals(s: _Scope) -> None:
     a, ev = approval_requests, event_log.alias("submitted")
-    submitted = and_(ev.c.object_type == "approval request", ev.c.object_id == cast(a.c.id, String),
-                     ev.c.activity == ACTIVITY_SUBMIT_APPROVAL)
+    submitted = approval_submission(a, ev)
     g = s.grouping("approval_cycle_hours", _event_columns(ev))
     minutes = s.minutes(a.c.created_at, a.c.decided_at).label("minutes")
     for row in s.conn.execute(
             select(minutes, func.count().label("n"), *g.columns).select_from(a.outerjoin(ev, submitted))
-            .where(a.c.organisation_id == s.organisation_id, a.c.state.in_(("approved", "rejected")),
-                   *s.window(a.c.decided_at), *s.facility(ev.c.facility_id))
+            .where(*decided_in_window(s, a), *s.facility(ev.c.facility_id))
             .group_by(_by_name(minutes), *g.columns)):
         s.add_duration("approval_cycle_hours", g.slices(row), row.minutes, row.n)
     s.durations("approval_cycle_hours", {"approval_cycle_hours": None})
 
 
 def _rework(s: _Scope) -> None:
-    ev, prior = event_log.alias("ev"), event_log.alias("prior")
+    ev = event_log.alias("ev")
     g = s.grouping("rework_rate", _event_columns(ev))
-    earlier = or_(prior.c.occurred_at < ev.c.occurred_at,
-                  and_(prior.c.occurred_at == ev.c.occurred_at, prior.c.id < ev.c.id))
-    reentered = exists().where(
-        prior.c.object_type == ev.c.object_type, prior.c.object_id == ev.c.object_id,
-        prior.c.to_state == ev.c.to_state, earlier)
     per_object = (
         select(ev.c.object_type, ev.c.object_id, *g.columns,
-               func.max(case((reentered, 1), else_=0)).label("reentered"))
-        .where(ev.c.organisation_id == s.organisation_id, ev.c.object_type.in_(REWORK_OBJECT_TYPES),
-               or_(ev.c.from_state.is_(None), ev.c.from_state != ev.c.to_state), *s.window(ev.c.occurred_at),
-               *s.facility(ev.c.facility_id))
+               func.max(case((reentered_state(ev), 1), else_=0)).label("reentered"))
+        .where(*state_changes(s, ev), *s.facility(ev.c.facility_id))
         .group_by(ev.c.object_type, ev.c.object_id, *g.columns).subquery("moved"))
     outer = g.of(per_object)
     for row in s.conn.execute(
@@ -591,11 +556,10 @@ def _cash(s: _Scope) -> None:
     posted = s.money(s.conn.execute(
         select(s.money_sum(line.c.debit - line.c.credit))
         .select_from(line.join(e, e.c.id == line.c.entry_id))
-        .where(line.c.organisation_id == s.organisation_id, line.c.account_id == s.account("undeposited_funds"),
-               e.c.journal == "era", *s.date_window(e.c.posting_date))
+        .where(*era_cash_lines(s, e, line))
     ).scalar_one())
-    signed = case((d.c.direction == "credit", d.c.amount), else_=-d.c.amount)
-    dated = or_(and_(*s.date_window(d.c.value_date)), and_(d.c.value_date.is_(None), *s.window(d.c.created_at)))
+    signed = signed_deposit(d)
+    dated = deposit_dated(s, d)
     deposited = s.money(s.conn.execute(
         select(s.money_sum(signed)).where(d.c.organisation_id == s.organisation_id, dated)).scalar_one())
     s.put(KpiValue("cash_posted", posted, posted, None), None)
@@ -679,3 +643,201 @@ def _aging_rows(cells: Mapping[tuple[str, Slice, str], tuple[int, Decimal]]) -> 
 def day_end(day: date) -> datetime:
     """The last instant of ``day`` (UTC): the as-of time of a day's figures."""
     return datetime.combine(day, time.max, tzinfo=UTC)
+
+
+# ---- populations: the objects behind each figure, shared by the KPI queries above and the lists the control tower
+# drills down to (``services.claim_search``, ``claim_payment_search``, ``work_items``, ...), so that a list shows
+# exactly what its figure counts. Each returns conditions or expressions; the caller adds its facility scope.
+
+KpiScope = _Scope
+
+
+def kpi_scope(conn: Connection, *, as_of: datetime, window_days: int = 30, facilities: Sequence[str] | None = None,
+              organisation_id: str = DEFAULT_ORGANISATION) -> KpiScope:
+    """The as-of time, window and facility scope a KPI is computed in, for a list that selects its population."""
+    if not 1 <= window_days <= MAX_WINDOW_DAYS:
+        raise KpiInputError(detail=f"the window is 1 to {MAX_WINDOW_DAYS} days, not {window_days}")
+    if as_of.utcoffset() is None:
+        raise KpiInputError(detail="as_of must be timezone-aware")
+    return _Scope(conn, organisation_id, as_of, as_of - timedelta(days=window_days), window_days, (),
+                  None if facilities is None else tuple(facilities))
+
+
+def open_claims(s: KpiScope, c: Any = claims) -> list[Any]:
+    """Claims open at the as-of time (``claims_backlog``, the claims' aging)."""
+    return [c.c.organisation_id == s.organisation_id, c.c.state.in_(CLAIM_OPEN_STATES), c.c.created_at <= s.as_of]
+
+
+def ar_claim_balances(s: KpiScope) -> Any:
+    """Subquery ``ar_claims`` (claim_id, balance, charged_on): each claim's insurance A/R balance at the as-of date
+    from the ledger (its charges minus what claim payments moved out, in cents on SQLite) and the posting date of
+    its charges (``ar_balance``, ``days_in_ar``, the A/R aging); claims with a zero balance are in it too."""
+    e, line, cp = journal_entries, journal_lines, claim_payments
+    ar_lines = line.join(e, e.c.id == line.c.entry_id)
+    common = [line.c.organisation_id == s.organisation_id, line.c.account_id == s.account("ar_insurance"),
+              e.c.posting_date <= s.as_of.date()]
+    amount = s.cents(line.c.debit - line.c.credit).label("amount")
+    source = s.numeric_id(e.c.source_id)
+    charged = select(source.label("claim_id"), amount, e.c.posting_date.label("charged_on")).select_from(
+        ar_lines).where(*common, e.c.source_type == CLAIM_OBJECT)
+    paid = (select(cp.c.claim_id.label("claim_id"), amount, null().label("charged_on"))
+            .select_from(ar_lines.join(cp, cp.c.id == source))
+            .where(*common, e.c.source_type == CLAIM_PAYMENT_OBJECT))
+    moves = union_all(charged, paid).subquery("ar_moves")
+    return (select(moves.c.claim_id, func.sum(moves.c.amount).label("balance"),
+                   func.min(moves.c.charged_on).label("charged_on"))
+            .group_by(moves.c.claim_id).subquery("ar_claims"))
+
+
+def ar_bucket(s: KpiScope, per_claim: Any) -> Any:
+    """The aging bucket of a claim of ``ar_claim_balances``: from its charges' posting date."""
+    return s.bucket(func.coalesce(per_claim.c.charged_on, s.as_of.date()), dates=True)
+
+
+def ehr_claims_in_window(s: KpiScope, c: Any = claims) -> list[Any]:
+    """Claims captured from the EHRs in the window (``clean_claim_rate``'s denominator)."""
+    return [c.c.organisation_id == s.organisation_id, c.c.source_id.is_not(None), *s.window(c.c.created_at)]
+
+
+def found_at_first_scrub(c: Any = claims) -> Any:
+    """The claim had a scrubber finding at its first scrub (not clean)."""
+    sf = scrub_findings
+    return exists().where(sf.c.claim_id == c.c.id, sf.c.scrub_number == 1)
+
+
+def front_end_answers(s: KpiScope, ev: Any) -> list[Any]:
+    """Front-end answers (999, 277CA) in the window to claims that had none before it (``first_pass_acceptance_rate``:
+    group them by claim)."""
+    prior = event_log.alias("prior")
+    answered_before = exists().where(
+        prior.c.object_type == CLAIM_OBJECT, prior.c.object_id == ev.c.object_id,
+        prior.c.activity.in_(FRONT_END_ANSWERS), prior.c.occurred_at <= s.start)
+    return [ev.c.organisation_id == s.organisation_id, ev.c.object_type == CLAIM_OBJECT,
+            ev.c.activity.in_(FRONT_END_ANSWERS), *s.window(ev.c.occurred_at), ~answered_before]
+
+
+def first_answer_times(ev: Any) -> tuple[Any, Any]:
+    """Per claim of ``front_end_answers``: when it was first accepted and first rejected (aggregates)."""
+    return (func.min(case((ev.c.activity == ACTIVITY_ACCEPT_277, ev.c.occurred_at))).label("accepted"),
+            func.min(case((ev.c.activity != ACTIVITY_ACCEPT_277, ev.c.occurred_at))).label("rejected"))
+
+
+def first_pass_accepted(accepted: Any, rejected: Any) -> Any:
+    """Accepted and never rejected at the front end in the window: a clearinghouse's acceptance (A1) followed by
+    the payer's rejection (A3) is no first-pass acceptance."""
+    return and_(accepted.is_not(None), rejected.is_(None))
+
+
+def not_reversal(cp: Any) -> Any:
+    """The claim payment is no reversal (CLP02 22): a reversal restates an earlier payment."""
+    return cp.c.status != REVERSAL_STATUS
+
+
+def remittance_received(s: KpiScope, r: Any) -> list[Any]:
+    """Remittances received in the window."""
+    return [r.c.organisation_id == s.organisation_id, *s.window(r.c.created_at)]
+
+
+def payment_posted(s: KpiScope, cp: Any) -> list[Any]:
+    """Claim payments posted in the window."""
+    return [cp.c.organisation_id == s.organisation_id, *s.window(cp.c.posted_at)]
+
+
+def received_payments(s: KpiScope, cp: Any, r: Any) -> list[Any]:
+    """Claim payments (reversals excluded) of remittances received in the window (``denial_rate``)."""
+    return [*remittance_received(s, r), not_reversal(cp)]
+
+
+def posted_payments(s: KpiScope, cp: Any) -> list[Any]:
+    """Claim payments (reversals excluded) posted in the window (``straight_through_posting_rate``, latency)."""
+    return [*payment_posted(s, cp), not_reversal(cp)]
+
+
+def denied_payment(cp: Any) -> Any:
+    """The claim payment denied the claim in full (CLP02 4) or in part (a denial adjustment)."""
+    pa = payment_adjustments.alias("denial")
+    return or_(cp.c.status == DENIED_STATUS,
+               exists().where(pa.c.claim_payment_id == cp.c.id, _denial_condition(cp, pa)))
+
+
+def denial_adjustment(cp: Any, pa: Any) -> Any:
+    """The adjustment ``pa`` of ``cp`` is a denial (what denied dollars and denial categories add up)."""
+    return _denial_condition(cp, pa)
+
+
+def denial_category(pa: Any) -> Any:
+    """The CARC category of an adjustment's reason code."""
+    return case(dict(DENIAL_CATEGORIES), value=pa.c.reason_code, else_=OTHER)
+
+
+def touched_payment(cp: Any) -> Any:
+    """A work item was ever about the claim payment or linked to it (no straight-through posting)."""
+    w, wl = work_items, work_item_links
+    key = cast(cp.c.id, String)
+    return or_(exists().where(w.c.object_type == CLAIM_PAYMENT_OBJECT, w.c.object_id == key),
+               exists().where(wl.c.object_type == CLAIM_PAYMENT_OBJECT, wl.c.object_id == key))
+
+
+def active_work_items(s: KpiScope, w: Any = work_items) -> tuple[list[Any], list[Any]]:
+    """Work items active at the as-of time, as two sets each found through its index: active now, and resolved
+    since (``work_items_backlog``, the work items' aging)."""
+    scope = [w.c.organisation_id == s.organisation_id, w.c.created_at <= s.as_of]
+    return [*scope, w.c.state.in_(WORK_ITEM_ACTIVE_STATES)], [*scope, w.c.resolved_at > s.as_of]
+
+
+def overdue_at(due_at: Any, at: datetime) -> Any:
+    """Past its SLA due time at ``at`` (``sla_breaches``)."""
+    return and_(due_at.is_not(None), due_at < at)
+
+
+def resolved_in_window(s: KpiScope, w: Any = work_items) -> list[Any]:
+    """Work items resolved in the window (``sla_breach_rate``, exception resolution time)."""
+    return [w.c.organisation_id == s.organisation_id, w.c.state == "resolved", *s.window(w.c.resolved_at)]
+
+
+def breached_item(w: Any = work_items) -> Any:
+    """A resolved work item escalated or resolved after its due time."""
+    return or_(w.c.escalation_level > 0, and_(w.c.due_at.is_not(None), w.c.resolved_at > w.c.due_at))
+
+
+def decided_in_window(s: KpiScope, a: Any = approval_requests) -> list[Any]:
+    """Approval requests approved or rejected in the window (``approval_cycle_hours``)."""
+    return [a.c.organisation_id == s.organisation_id, a.c.state.in_(("approved", "rejected")),
+            *s.window(a.c.decided_at)]
+
+
+def approval_submission(a: Any, ev: Any) -> Any:
+    """The join of a request to its "submit for approval" event (facility, payer, department)."""
+    return and_(ev.c.object_type == "approval request", ev.c.object_id == cast(a.c.id, String),
+                ev.c.activity == ACTIVITY_SUBMIT_APPROVAL)
+
+
+def state_changes(s: KpiScope, ev: Any) -> list[Any]:
+    """State changes in the window of the business objects ``rework_rate`` follows (group them by object)."""
+    return [ev.c.organisation_id == s.organisation_id, ev.c.object_type.in_(REWORK_OBJECT_TYPES),
+            or_(ev.c.from_state.is_(None), ev.c.from_state != ev.c.to_state), *s.window(ev.c.occurred_at)]
+
+
+def reentered_state(ev: Any) -> Any:
+    """The change ``ev`` re-entered a state its object had been in before."""
+    prior = event_log.alias("prior")
+    earlier = or_(prior.c.occurred_at < ev.c.occurred_at,
+                  and_(prior.c.occurred_at == ev.c.occurred_at, prior.c.id < ev.c.id))
+    return exists().where(prior.c.object_type == ev.c.object_type, prior.c.object_id == ev.c.object_id,
+                          prior.c.to_state == ev.c.to_state, earlier)
+
+
+def era_cash_lines(s: KpiScope, e: Any, line: Any) -> list[Any]:
+    """Lines on undeposited funds of ERA journal entries dated in the window (``cash_posted``: debit - credit)."""
+    return [line.c.organisation_id == s.organisation_id, line.c.account_id == s.account("undeposited_funds"),
+            e.c.journal == "era", *s.date_window(e.c.posting_date)]
+
+
+def deposit_dated(s: KpiScope, d: Any = deposits) -> Any:
+    """A bank deposit with a value date in the window (its arrival when the bank gave none): ``cash_deposited``."""
+    return or_(and_(*s.date_window(d.c.value_date)), and_(d.c.value_date.is_(None), *s.window(d.c.created_at)))
+
+
+def signed_deposit(d: Any = deposits) -> Any:
+    """A deposit's amount, negative for a debit."""
+    return case((d.c.direction == "credit", d.c.amount), else_=-d.c.amount)

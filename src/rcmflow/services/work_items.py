@@ -600,10 +600,12 @@ def items_query(
     after: tuple[Any, int] | None = None,
     created_after: datetime | None = None,
     created_until: datetime | None = None,
+    conditions: Sequence[Any] = (),
 ) -> Select[Any]:
     """``query`` (over work_items) in ``sort`` order (a column of ``WORK_ITEM_SORTS``, "-" for descending),
     continued after ``after`` = (sort value, id) or ``after_id`` (id order). ``overdue_at``: active items due
-    before it; ``facilities``: only items of these facilities (None: every one)."""
+    before it; ``facilities``: only items of these facilities (None: every one); ``conditions``: more, e.g. a
+    KPI's population (``services.work_item_search``)."""
     column = sort.lstrip("-")
     if column not in WORK_ITEM_SORTS:
         raise InputError(detail=f"work items sort by one of {', '.join(WORK_ITEM_SORTS)} (prefix - for descending)")
@@ -628,6 +630,8 @@ def items_query(
         query = query.where(work_items.c.created_at > created_after)
     if created_until is not None:
         query = query.where(work_items.c.created_at <= created_until)
+    if conditions:
+        query = query.where(*conditions)
     return query
 
 

@@ -39,9 +39,13 @@ def test_the_list_filters_by_state_and_payer_and_keeps_its_filters_in_its_links(
     held = biller.get("/ui/claims", params={"state": "scrubbed"}).text
     assert "1 error" in rows_of(held, "claims")[0]  # the latest scrub's counts
 
-    # A drill-down filter the list cannot apply is named, not silently dropped, and kept with the others.
+    # A filter the list does not understand is refused, never silently dropped (that would list other claims).
+    refused = biller.get("/ui/claims", params={"state": "denied", "colour": "red"})
+    assert refused.status_code == 422 and "does not understand colour" in refused.text
+    # A drill-down filter is applied, said in words and kept in the form with the others.
     drill = biller.get("/ui/claims", params={"state": "denied", "category": "coding"})
-    assert "does not apply" in drill.text and "category=coding" in drill.text
+    assert drill.status_code == 200 and "does not apply" not in drill.text
+    assert "denied for a reason of category coding" in drill.text
     assert 'name="category" value="coding"' in drill.text
 
 

@@ -17,7 +17,7 @@ from markupsafe import Markup
 from rcmflow.domain.access import Principal
 from rcmflow.entrypoints.web.assets import PLOTLY_PATH, STATIC_PREFIX
 from rcmflow.entrypoints.web.forms import csrf_token
-from rcmflow.entrypoints.web.links import list_url, object_url
+from rcmflow.entrypoints.web.links import DRILL_NOTES, list_url, object_url
 
 # (label, path, permission): the navigation, shown only where the person may go.
 NAVIGATION = (
@@ -26,6 +26,7 @@ NAVIGATION = (
     ("Approvals", "/ui/approvals", "approvals:read"),
     ("Claims", "/ui/claims", "claims:read"),
     ("Remittances", "/ui/remittances", "remittances:read"),
+    ("Claim payments", "/ui/claim-payments", "remittances:read"),
     ("Deposits", "/ui/deposits", "deposits:read"),
     ("Process map", "/ui/process", "reports:read"),
     ("Audit", "/ui/audit", "audit:read"),
@@ -97,7 +98,7 @@ def _environment() -> Environment:
     env.filters.update(money=money, percent=percent, when=when, duration=duration, kpi_value=kpi_value,
                        to_json=to_json)
     env.globals.update(inf=float("inf"), STATIC=STATIC_PREFIX, PLOTLY=PLOTLY_PATH, object_url=object_url,
-                       list_url=list_url)
+                       list_url=list_url, drill_notes=DRILL_NOTES)
     return env
 
 

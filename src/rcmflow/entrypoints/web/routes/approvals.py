@@ -10,18 +10,22 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import RedirectResponse, Response
 
+from rcmflow.adapters.store.schema import approval_requests
 from rcmflow.domain.access import Principal
 from rcmflow.entrypoints.api.deps import Id, ReadConn, audit
 from rcmflow.entrypoints.api.routes_shared import approval_body
-from rcmflow.entrypoints.api.security import require
+from rcmflow.entrypoints.api.security import facility_filter, require
+from rcmflow.entrypoints.web.filters import period, refuse_unknown_filters
 from rcmflow.entrypoints.web.forms import Form, submitted_form
-from rcmflow.entrypoints.web.render import now, page
+from rcmflow.entrypoints.web.render import now, page, when
+from rcmflow.errors import InputError
 
 router = APIRouter(prefix="/ui/approvals", include_in_schema=False)
 Reader = Annotated[Principal, Depends(require("approvals:read"))]
 Decider = Annotated[Principal, Depends(require("approvals:decide"))]
 Submitted = Annotated[Form, Depends(submitted_form)]
 _MESSAGES = {"approved": "Approved.", "rejected": "Rejected."}
+LIMIT = 200  # requests shown in the list (newest first)
 
 
 @dataclass(frozen=True)
@@ -53,15 +57,32 @@ def standing(request: Any, principal: Principal) -> Standing:
 
 @router.get("")
 def approvals_list(request: Request, conn: ReadConn, principal: Reader,
-                   state: Annotated[str, Query(pattern="^(pending|approved|rejected|cancelled|all)$")] = "pending",
-                   ) -> Response:
+                   state: Annotated[str, Query(pattern="^(pending|approved|rejected|cancelled|decided|all)$")]
+                   = "pending", window: Annotated[str | None, Query(max_length=8)] = None,
+                   as_of: Annotated[str | None, Query(max_length=64)] = None) -> Response:
+    """``state=decided`` with ``window`` and ``as_of``: the requests approved or rejected in the window, within the
+    person's facilities, which the control tower's approval cycle time measures."""
+    from rcmflow.services.approval_search import decided_requests
     from rcmflow.services.approvals import list_requests, pending_for
 
+    refuse_unknown_filters(request)
+    span = period(as_of, window, now(request))
+    if (span.days is not None or span.given_as_of) and state != "decided":
+        raise InputError(detail="window and as_of apply to decided requests (state=decided): those decided in it")
     mine = pending_for(conn, set(principal.roles), principal.actor, now(request),
                        organisation_id=principal.organisation_id) if principal.may("approvals:decide") else []
-    requests = list_requests(conn, state=None if state == "all" else state,
-                             organisation_id=principal.organisation_id, limit=200)
-    return page(request, "approvals.html", principal, title="Approvals", mine=mine, requests=requests, state=state)
+    if state == "decided" and span.days is not None:
+        requests, total = decided_requests(conn, principal.organisation_id, as_of=span.as_of, window_days=span.days,
+                                           facilities=facility_filter(principal), limit=LIMIT)
+    else:
+        states = {"all": None, "decided": ("approved", "rejected")}.get(state, (state,))
+        conditions = [] if states is None else [approval_requests.c.state.in_(states)]
+        requests = list_requests(conn, organisation_id=principal.organisation_id, limit=LIMIT, conditions=conditions)
+        total = None
+    described = (f"approved or rejected in the {span.days} days to {when(span.as_of)}"
+                 if span.days is not None else None)
+    return page(request, "approvals.html", principal, title="Approvals", mine=mine, requests=requests, state=state,
+                total=total, described=described, limit=LIMIT)
 
 
 @router.get("/{request_id}")

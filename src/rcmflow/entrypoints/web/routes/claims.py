@@ -14,11 +14,13 @@ from fastapi.responses import Response
 from rcmflow.adapters.store.schema import CLAIM_STATES
 from rcmflow.domain.access import Principal
 from rcmflow.domain.codes import CLAIM_FREQUENCY
+from rcmflow.domain.kpis import AGING_BUCKETS
 from rcmflow.entrypoints.api.deps import Id, ReadConn, audit_read
 from rcmflow.entrypoints.api.pagination import decode_cursor
 from rcmflow.entrypoints.api.pagination import page as cursor_page
 from rcmflow.entrypoints.api.security import check_facility, facility_filter, require
-from rcmflow.entrypoints.web.render import now, page
+from rcmflow.entrypoints.web.filters import choice, period, refuse_unknown_filters
+from rcmflow.entrypoints.web.render import now, page, when
 from rcmflow.errors import InputError, NotFoundError
 
 router = APIRouter(prefix="/ui/claims", include_in_schema=False)
@@ -37,34 +39,67 @@ def claims_list(request: Request, conn: ReadConn, principal: Reader,
                 facility_id: Text = None, age: Annotated[str | None, Query(max_length=8)] = None,
                 sort: Annotated[str, Query(max_length=16)] = "-id",
                 cursor: Annotated[str | None, Query(max_length=200)] = None,
-                balance: Text = None, rework: Text = None, category: Text = None,
+                balance: Text = None, rework: Text = None, category: Text = None, captured: Text = None,
+                first_scrub: Text = None, front_end: Text = None, window: Text = None, as_of: Text = None,
                 payer: Text = None, facility: Text = None) -> Response:
-    """``payer`` and ``facility``: the KPI slice names, accepted for ``payer_id`` and ``facility_id``."""
-    from rcmflow.domain.kpis import AGING_BUCKETS, age_window
-    from rcmflow.services.claim_search import search_claims, states_for
+    """``payer`` and ``facility``: the KPI slice names, accepted for ``payer_id`` and ``facility_id``. The
+    control tower's figures drill down here with ``balance``, ``captured``, ``first_scrub``, ``front_end``,
+    ``rework`` and ``category``, and ``window`` and ``as_of`` for the period they cover."""
+    from rcmflow.services.claim_search import ClaimFilters, claim_totals, search_claims, states_for
 
+    refuse_unknown_filters(request)
     payer_id, facility_id = payer_id or payer, facility_id or facility
     if sort not in SORTS:
         raise InputError(detail=f"sort is one of {', '.join(SORTS)}")
-    if age and age not in AGING_BUCKETS:
-        raise InputError(detail=f"age is one of {', '.join(AGING_BUCKETS)} (days since the claim was created)")
     scope = facility_filter(principal)
     facilities = scope
     if facility_id:  # a facility outside the person's scope lists nothing, it does not widen the scope
         facilities = (facility_id,) if scope is None or facility_id in scope else ()
-    created_after, created_until = age_window(age, now(request)) if age else (None, None)
-    rows = search_claims(conn, principal.organisation_id, states=states_for(state), payer_id=payer_id or None,
-                         facilities=facilities, created_after=created_after, created_until=created_until, sort=sort,
-                         after=decode_cursor(cursor, sort), limit=PAGE_SIZE + 1)
+    span = period(as_of, window, now(request))
+    selection = ClaimFilters(
+        as_of=span.as_of, states=states_for(state), payer_id=payer_id or None, facilities=facilities,
+        created_by_as_of=span.given_as_of, age=age or None, balance=choice(balance, "balance", ("open",)) is not None,
+        captured=choice(captured, "captured", ("ehr",)) is not None, first_scrub=first_scrub or None,
+        front_end=front_end or None, rework=choice(rework, "rework", ("true",)) is not None,
+        category=category or None, window_days=span.days)
+    rows = search_claims(conn, principal.organisation_id, selection, sort=sort, after=decode_cursor(cursor, sort),
+                         limit=PAGE_SIZE + 1)
     listing = cursor_page(rows, PAGE_SIZE, sort)
-    # Control-tower drill-downs this list cannot apply: named on the page and kept in its links, never dropped.
-    drill = {"balance": balance, "rework": rework, "category": category}
+    # The control tower's drill-down filters: kept in the form and the links, and said in words on the page.
+    drill = {"balance": balance, "captured": captured, "first_scrub": first_scrub, "front_end": front_end,
+             "rework": rework, "category": category, **span.query()}
+    drill = {key: value for key, value in drill.items() if value}
     filters = {key: value for key, value in {"state": state, "payer_id": payer_id, "facility_id": facility_id,
                                              "age": age, "sort": sort, **drill}.items() if value}
     return page(request, "claims.html", principal, title="Claims", claims=listing["items"],
                 next_cursor=listing["next_cursor"], filters=filters, sorts=SORTS, states=("open", *CLAIM_STATES),
-                ages=AGING_BUCKETS, scope=scope, unapplied={key: value for key, value in drill.items() if value},
-                first_page=not cursor)
+                ages=AGING_BUCKETS, scope=scope, drill=drill, first_page=not cursor,
+                totals=claim_totals(conn, principal.organisation_id, selection),
+                described=_described(selection))
+
+
+def _described(f: Any) -> list[str]:
+    """The drill-down filters of ``f`` (``ClaimFilters``) in words, for the page."""
+    window = f"in the {f.window_days or 30} days to {when(f.as_of)}"
+    said = []
+    if f.balance:
+        said.append(f"with an insurance A/R balance at {when(f.as_of)}"
+                    + (f", charges posted {f.age} days before" if f.age else ""))
+    if f.captured:
+        said.append("captured from the EHRs" + (f" {window}" if f.window_days is not None else ""))
+    if f.first_scrub:
+        said.append("clean at their first scrub" if f.first_scrub == "clean" else
+                    "with scrubber findings at their first scrub (not clean)")
+    if f.front_end:
+        said.append({"answered": "first answered at the front end (999, 277CA)",
+                     "accepted": "accepted at the first pass (277CA, never rejected)",
+                     "rejected": "first answered, and rejected at the front end (999 or 277CA)"}[f.front_end]
+                    + f" {window}")
+    if f.rework:
+        said.append(f"that re-entered a state they had been in before, {window}")
+    if f.category:
+        said.append(f"denied for a reason of category {f.category} on a claim payment received {window}")
+    return said
 
 
 @router.get("/{claim_id}")

@@ -17,8 +17,9 @@ from rcmflow.entrypoints.api.deps import Id, ReadConn, audit, shallow
 from rcmflow.entrypoints.api.pagination import decode_cursor
 from rcmflow.entrypoints.api.pagination import page as cursor_page
 from rcmflow.entrypoints.api.security import check_facility, facility_filter, require
+from rcmflow.entrypoints.web.filters import flag, period, refuse_unknown_filters
 from rcmflow.entrypoints.web.forms import Form, submitted_form
-from rcmflow.entrypoints.web.render import now, page
+from rcmflow.entrypoints.web.render import now, page, when
 from rcmflow.errors import InputError
 
 router = APIRouter(prefix="/ui/work", include_in_schema=False)
@@ -39,36 +40,71 @@ def work_list(request: Request, conn: ReadConn, principal: Reader,
               state: Annotated[str, Query(max_length=16)] = "active",
               owner: Annotated[str | None, Query(max_length=128)] = None,
               overdue: Annotated[str, Query(max_length=5)] = "", age: Annotated[str | None, Query(max_length=8)] = None,
+              breached: Annotated[str | None, Query(max_length=5)] = None,
+              window: Annotated[str | None, Query(max_length=8)] = None,
+              as_of: Annotated[str | None, Query(max_length=64)] = None,
               sort: Annotated[str, Query(max_length=16)] = "-priority",
               cursor: Annotated[str | None, Query(max_length=200)] = None, message: str | None = None) -> Response:
+    """The control tower's work-item figures drill down here: ``state=active`` (open work), ``state=overdue``
+    (SLA breaches), ``state=resolved`` with ``window`` and ``as_of`` (resolved in the window) and ``breached``."""
+    from rcmflow.services.work_item_search import count_work_items, work_item_conditions
     from rcmflow.services.work_items import list_item_summaries, queue_summary
 
+    refuse_unknown_filters(request)
     if sort not in SORTS:
         raise InputError(detail=f"sort is one of {', '.join(SORTS)}")
-    at = now(request)
+    span = period(as_of, window, now(request))
+    at = span.as_of
     facilities = facility_filter(principal)
-    overdue_only = overdue in ("1", "true", "on")
+    late = flag(overdue, "overdue")  # True: only overdue items; False: only those within their SLA
+    overdue_only = late is True
     if state == "overdue":  # the KPI tiles' "SLA breaches": active items past their due time
         state, overdue_only = "active", True
-    states: Any = list(WORK_ITEM_ACTIVE_STATES) if state == "active" else (None if state == "all" else state)
+    if span.days is not None and state != "resolved":
+        raise InputError(detail="window applies to resolved items (state=resolved): those resolved in it")
+    # As of a given time, "active" is what the backlog counted then: active, or resolved since.
+    active_then = state == "active" and span.given_as_of
+    states: Any = None if active_then or state == "all" else (
+        list(WORK_ITEM_ACTIVE_STATES) if state == "active" else state)
     try:
         created_after, created_until = age_window(age, at) if age else (None, None)
     except ValueError as exc:
         raise InputError(detail=str(exc)) from exc
-    rows = list_item_summaries(conn, queue=queue or None, state=states, owner=owner or None,
-                               overdue_at=at if overdue_only else None, facilities=facilities,
-                               created_after=created_after, created_until=created_until,
-                               organisation_id=principal.organisation_id, sort=sort,
-                               after=decode_cursor(cursor, sort), limit=PAGE_SIZE + 1)
+    # Overdue only: items_query's own filter for items active now, the KPI's condition for items active then.
+    due = False if late is False else (True if overdue_only and active_then else None)
+    conditions = work_item_conditions(conn, principal.organisation_id, as_of=at, active=active_then, overdue=due,
+                                      window_days=span.days, breached=flag(breached, "breached"))
+    if span.given_as_of:
+        created_until = min(created_until or at, at)
+    selection = {"queue": queue or None, "state": states, "owner": owner or None,
+                 "overdue_at": at if overdue_only and not active_then else None, "facilities": facilities,
+                 "created_after": created_after, "created_until": created_until,
+                 "organisation_id": principal.organisation_id, "sort": sort, "conditions": conditions}
+    rows = list_item_summaries(conn, **selection, after=decode_cursor(cursor, sort), limit=PAGE_SIZE + 1)
     listing = cursor_page(rows, PAGE_SIZE, sort)
     queues = queue_summary(conn, at, organisation_id=principal.organisation_id, facilities=facilities)
-    filters = {"queue": queue or "", "state": state, "owner": owner or "", "overdue": "1" if overdue_only else "",
-               "age": age or "", "sort": sort}
+    filters = {"queue": queue or "", "state": state, "owner": owner or "",
+               "overdue": "1" if overdue_only else ("0" if late is False else ""),
+               "age": age or "", "breached": breached or "", **span.query(), "sort": sort}
     query = urlencode({key: value for key, value in filters.items() if value})  # what the links keep
     return page(request, "work_list.html", principal, title="Work queues", items=listing["items"], query=query,
                 next_cursor=listing["next_cursor"], queues=queues, filters=filters, sorts=SORTS, now=at,
                 states=("active", *WORK_ITEM_ACTIVE_STATES, "resolved", "cancelled", "all"),
-                may_write=principal.may("work_items:write"), message=_MESSAGES.get(message or ""))
+                may_write=principal.may("work_items:write"), message=_MESSAGES.get(message or ""),
+                total=count_work_items(conn, **selection), described=_described(span, state, breached))
+
+
+def _described(span: Any, state: str, breached: str | None) -> list[str]:
+    """The drill-down filters in words, for the page."""
+    said = []
+    if span.days is not None:
+        said.append(f"resolved in the {span.days} days to {when(span.as_of)}")
+    elif span.given_as_of:
+        said.append(f"{state} as of {when(span.as_of)}")
+    if breached:
+        said.append("escalated or resolved after their SLA due time" if flag(breached, "breached")
+                    else "resolved within their SLA, never escalated")
+    return said
 
 
 _MESSAGES = {"assigned": "Assigned.", "resolved": "Resolved.", "noted": "Note added.", "approved": "Approved.",
