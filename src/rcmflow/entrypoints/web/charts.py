@@ -36,7 +36,8 @@ def bar_chart(chart_id: str, title: str, categories: Sequence[str], series: dict
             trace["customdata"] = list(links[name])
         data.append(trace)
     layout = {"barmode": "stack" if stacked else "group", "showlegend": len(series) > 1,
-              "legend": {"orientation": "h", "y": -0.2}, "yaxis": {"title": {"text": y_title}, "rangemode": "tozero"}}
+              "legend": {"orientation": "h", "y": -0.35}, "xaxis": {"automargin": True, "tickangle": -30},
+              "yaxis": {"title": {"text": y_title}, "rangemode": "tozero"}}
     rows = [(category, *(values[i] for values in series.values())) for i, category in enumerate(categories)]
     return Chart(chart_id, title, {"data": data, "layout": layout}, ("", *series), rows, description)
 

@@ -1,12 +1,11 @@
-"""The process map drawn as SVG on the server: states in columns by their distance from the machine's
-initial state (the declared state machine gives a stable, readable order; graphviz, which pm4py's own
-drawings need, is a system binary a fresh machine lacks), edges as curves whose width is the frequency and
-whose colour is the median wait. Backward edges (rework) arc below the columns."""
+"""The process map drawn as SVG on the server (graphviz, which pm4py's own drawings need, is a system binary a
+fresh machine lacks): states in columns by the longest observed path from where objects start, edges as
+curves whose width is the frequency and whose colour is the median wait. Backward moves (rework) arc below
+the columns."""
 
 from __future__ import annotations
 
 import math
-from collections import deque
 from dataclasses import dataclass
 from typing import Any
 
@@ -39,24 +38,46 @@ class PlacedEdge:
     backward: bool
 
 
-def _depths(object_type: str, names: list[str]) -> dict[str, int]:
-    """Breadth-first distance from the machine's initial state; states the machine lacks go last."""
+def _layers(object_type: str, mining: Any) -> tuple[dict[str, int], set[tuple[str, str]]]:
+    """Columns by the longest observed path from where objects start, and the backward moves (rework).
+
+    A depth-first walk from the start states along the observed moves, most frequent first, marks a move
+    to a state still on the walk as backward; the rest form an acyclic graph whose longest paths give the
+    columns, so every forward move goes right and no two states of one move share a column."""
+    names = {node.name for node in mining.nodes}
+    ranked = sorted(mining.edges, key=lambda e: (-e.count, e.source, e.target))
+    following: dict[str, list[str]] = {name: [] for name in names}
+    for edge in ranked:
+        if edge.source in names and edge.target in names and edge.source != edge.target:
+            following[edge.source].append(edge.target)
     machine = MACHINES.get(object_type)
-    depth: dict[str, int] = {}
-    if machine is not None:
-        depth[machine.initial] = 0
-        queue = deque([machine.initial])
-        while queue:
-            state = queue.popleft()
-            for source, target in sorted(machine.transitions):
-                if source == state and target not in depth:
-                    depth[target] = depth[state] + 1
-                    queue.append(target)
-    last = max(depth.values(), default=-1) + 1
-    if machine is not None:  # end states (voided, reversed...) in the last column, after the flow they end
-        for state in machine.terminal:
-            depth[state] = last
-    return {name: depth.get(name, last + 1) for name in names}
+    starts = sorted(mining.start_activities, key=lambda name: (-mining.start_activities[name], name))
+    if machine is not None and machine.initial in names:
+        starts = [machine.initial, *(name for name in starts if name != machine.initial)]
+    roots = [name for name in starts if name in names] + sorted(names - set(starts))
+    backward: set[tuple[str, str]] = set()
+    finished: list[str] = []
+    status: dict[str, int] = {}  # 1 on the walk, 2 done
+
+    def walk(name: str) -> None:
+        status[name] = 1
+        for target in following[name]:
+            if status.get(target) == 1:
+                backward.add((name, target))
+            elif target not in status:
+                walk(target)
+        status[name] = 2
+        finished.append(name)
+
+    for root in roots:
+        if root not in status:
+            walk(root)
+    layer = dict.fromkeys(names, 0)
+    for name in reversed(finished):  # a topological order of the forward moves
+        for target in following[name]:
+            if (name, target) not in backward:
+                layer[target] = max(layer[target], layer[name] + 1)
+    return layer, backward
 
 
 def _colour(wait_s: float | None) -> str:
@@ -68,8 +89,7 @@ def _colour(wait_s: float | None) -> str:
 
 def layout(mining: Any) -> dict[str, Any]:
     """Node positions and edge paths for ``templates/process.html``."""
-    names = [node.name for node in mining.nodes]
-    depth = _depths(mining.object_type, names)
+    depth, backward_moves = _layers(mining.object_type, mining)
     columns: dict[int, list[Any]] = {}
     for node in sorted(mining.nodes, key=lambda n: (-n.count, n.name)):
         columns.setdefault(depth[node.name], []).append(node)
@@ -87,7 +107,7 @@ def layout(mining: Any) -> dict[str, Any]:
             continue
         a, b = placed[edge.source], placed[edge.target]
         stroke = 1.5 + 6 * math.log1p(edge.count) / math.log1p(top)
-        backward = b.x <= a.x and edge.source != edge.target
+        backward = (edge.source, edge.target) in backward_moves
         if edge.source == edge.target:  # a self-loop: a small arc above the node
             x, y = a.x + NODE_WIDTH / 2, a.y
             path = f"M {x - 12} {y} C {x - 30} {y - 35}, {x + 30} {y - 35}, {x + 12} {y}"
