@@ -107,6 +107,14 @@ def engine(_session_engine: Engine) -> Engine:
 
 
 @pytest.fixture(autouse=True)
+def _data_dir(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each test's own data folder (partners' drop folders, generated files): nothing is written to, or read
+    from, the working directory, where an earlier run's 837s would change what a simulated payer answers."""
+    monkeypatch.setenv("RCMFLOW_DATA_DIR", str(tmp_path_factory.mktemp("data")))
+    reset_settings()
+
+
+@pytest.fixture(autouse=True)
 def _isolate_process_state(request: pytest.FixtureRequest) -> Iterator[None]:
     if request.node.get_closest_marker("postgres") and _postgres_base_url() is None:
         pytest.skip(f"needs PostgreSQL: set {TEST_DATABASE_ENV}")

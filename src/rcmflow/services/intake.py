@@ -135,7 +135,7 @@ def reprocess(conn: Connection, document_id: int, *, actor: str = "system") -> I
 
 
 def _open_exception(conn: Connection, document_id: int, detected: str, errors: list[dict[str, Any]],
-                    actor: str) -> None:
+                    actor: str, now: datetime | None = None) -> None:
     """A file that cannot be read is a person's task: one intake-exception item per document and first
     error code (a reprocess that fails the same way finds the item already open)."""
     first = errors[0]
@@ -150,12 +150,12 @@ def _open_exception(conn: Connection, document_id: int, detected: str, errors: l
         title=f"{detected} document {document_id}: {first['code']} at {where}", exception_code=str(first["code"]),
         # Codes and positions only: messages can quote element values, i.e. PHI.
         details={"error_count": len(errors), "codes": sorted({str(e["code"]) for e in errors})[:10]},
-        actor=actor,
+        actor=actor, now=now,
     )
 
 
 def _open_claim_exceptions(conn: Connection, document_id: int, charge_file: ChargeFile, actor: str,
-                           organisation_id: str) -> None:
+                           organisation_id: str, now: datetime) -> None:
     """A claim a reader had to leave out is a person's task, one per document and claim: nothing is dropped
     silently, and the raw document holds what the source sent."""
     first_issue: dict[str, SourceIssue] = {}
@@ -168,7 +168,7 @@ def _open_claim_exceptions(conn: Connection, document_id: int, charge_file: Char
         exception_code=f"claim:{source_id}"[:100],
         # Field names only: messages can quote values, i.e. PHI.
         details={"source_id": source_id, "location": item.location, "field": item.field},
-        organisation_id=organisation_id) for source_id, item in first_issue.items()], actor=actor)
+        organisation_id=organisation_id) for source_id, item in first_issue.items()], actor=actor, now=now)
 
 
 def _bank_summary(filename: str, kind: str, deposits: Sequence[Deposit], issues: Sequence[BankIssue],
@@ -249,7 +249,7 @@ def _parse_and_record(conn: Connection, document_id: int, content: bytes, filena
     if summary["errors"]:
         errors = [{**issue, "severity": "error"} for issue in summary["errors"]]
         mark_failed(conn, document_id, errors, actor=actor)
-        _open_exception(conn, document_id, detected, errors, actor)
+        _open_exception(conn, document_id, detected, errors, actor, now)
         log.warning("document %s (%s) failed with %d error(s)", document_id, detected, len(errors))
         for error in errors:  # messages may quote the input: the log redaction scrubs them
             log.debug("document %s error: %s", document_id, error)
@@ -278,7 +278,7 @@ def _parse_and_record(conn: Connection, document_id: int, content: bytes, filena
                                        organisation_id=organisation_id)
         summary["claims_captured"] = captured.as_summary()
     if contents.charge_file is not None:
-        _open_claim_exceptions(conn, document_id, contents.charge_file, actor, organisation_id)
+        _open_claim_exceptions(conn, document_id, contents.charge_file, actor, organisation_id, now)
     if contents.acknowledgments:
         summary["acknowledged"] = apply_999(conn, contents.acknowledgments, actor=actor, now=now,
                                             organisation_id=organisation_id).as_summary()
