@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from urllib.parse import urlsplit
 
 from playwright.sync_api import Page, expect
 from sqlalchemy import Engine
@@ -23,10 +24,14 @@ def tile(page: Page, key: str) -> str:
 def test_a_biller_drills_from_the_tower_into_a_queue_resolves_an_item_and_sees_the_kpi_change(
         page: Page, login_as: LoginAs, engine: Engine, ui_clock: Clock, work_backlog: dict[str, int]) -> None:
     open_items = sum(work_backlog.values())
+    hosts: set[str] = set()
+    page.on("request", lambda request: hosts.add(urlsplit(request.url).netloc))
     login_as("biller")  # a biller starts on the control tower
 
     expect(page.get_by_role("heading", name="Control tower", level=1)).to_be_visible()
     expect(page.get_by_test_id("kpi-work_items_backlog")).to_have_text(str(open_items))
+    page.wait_for_load_state("networkidle")  # the charts drawn: every asset the page needs has been fetched
+    assert hosts == {urlsplit(page.url).netloc}, f"the tower reached beyond its server: {sorted(hosts)}"
     with engine.connect() as conn:  # the page shows the engine's figure, not one of its own
         report = compute_kpis(conn, as_of=ui_clock(), window_days=30)
     assert report.value("work_items_backlog").value == open_items

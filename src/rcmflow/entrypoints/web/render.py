@@ -4,9 +4,11 @@ every page gets (the person, the navigation they may use, the form token)."""
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
+from urllib.parse import urlencode
 
 from fastapi import Request
 from fastapi.responses import HTMLResponse
@@ -84,6 +86,11 @@ def kpi_value(value: Decimal | str | None, unit: str) -> str:
     return str(value)
 
 
+def query(filters: Mapping[str, Any]) -> str:
+    """The filters set (empty ones left out) as a query string: what a list's links keep."""
+    return urlencode({key: value for key, value in filters.items() if value not in (None, "")})
+
+
 def to_json(value: Any) -> Markup:
     """JSON for a ``<script type="application/json">`` block: ``</`` escaped so the data cannot end the
     script element."""
@@ -96,7 +103,7 @@ def _environment() -> Environment:
                       autoescape=select_autoescape(("html",)), undefined=StrictUndefined,
                       trim_blocks=True, lstrip_blocks=True)
     env.filters.update(money=money, percent=percent, when=when, duration=duration, kpi_value=kpi_value,
-                       to_json=to_json)
+                       to_json=to_json, query=query)
     env.globals.update(inf=float("inf"), STATIC=STATIC_PREFIX, PLOTLY=PLOTLY_PATH, object_url=object_url,
                        list_url=list_url, drill_notes=DRILL_NOTES)
     return env

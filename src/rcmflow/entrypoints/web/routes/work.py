@@ -5,7 +5,6 @@ workflow core (``services.work_items``) and is audited like the API's."""
 from __future__ import annotations
 
 from typing import Annotated, Any
-from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import RedirectResponse, Response
@@ -86,8 +85,7 @@ def work_list(request: Request, conn: ReadConn, principal: Reader,
     filters = {"queue": queue or "", "state": state, "owner": owner or "",
                "overdue": "1" if overdue_only else ("0" if late is False else ""),
                "age": age or "", "breached": breached or "", **span.query(), "sort": sort}
-    query = urlencode({key: value for key, value in filters.items() if value})  # what the links keep
-    return page(request, "work_list.html", principal, title="Work queues", items=listing["items"], query=query,
+    return page(request, "work_list.html", principal, title="Work queues", items=listing["items"],
                 next_cursor=listing["next_cursor"], queues=queues, filters=filters, sorts=SORTS, now=at,
                 states=("active", *WORK_ITEM_ACTIVE_STATES, "resolved", "cancelled", "all"),
                 may_write=principal.may("work_items:write"), message=_MESSAGES.get(message or ""),

@@ -20,7 +20,9 @@
       var spec = JSON.parse(document.getElementById(target.dataset.chart).textContent);
       var layout = Object.assign({margin: {l: 48, r: 16, t: 8, b: 40}, font: {family: "system-ui, sans-serif", size: 12},
         paper_bgcolor: "rgba(0,0,0,0)", plot_bgcolor: "rgba(0,0,0,0)", autosize: true}, spec.layout || {});
-      window.Plotly.newPlot(target, spec.data, layout, {displayModeBar: false, responsive: true, staticPlot: !!spec.static});
+      window.Plotly.newPlot(target, spec.data, layout, {displayModeBar: false, responsive: true, staticPlot: !!spec.static,
+        // Map traces would fetch topojson from cdn.plot.ly; none is drawn, and none may reach the internet.
+        topojsonURL: "/ui/vendor/topojson/"});
       // A click on a bar drills down to the list behind it (customdata carries its address).
       target.on("plotly_click", function (event) {
         var point = event.points && event.points[0];
