@@ -13,9 +13,10 @@ from rcmflow.adapters.store.schema import utc_now
 from rcmflow.domain.access import Principal
 from rcmflow.entrypoints.api.deps import Id, ReadConn, WriteConn, audit
 from rcmflow.entrypoints.api.routes_shared import approval_body
+from rcmflow.entrypoints.api.routing import OneHopRoute
 from rcmflow.entrypoints.api.security import require
 
-router = APIRouter(prefix="/v1/approvals", tags=["approvals"])
+router = APIRouter(prefix="/v1/approvals", tags=["approvals"], route_class=OneHopRoute)
 
 
 class ApproveRequest(BaseModel):

@@ -9,9 +9,10 @@ from fastapi import APIRouter, Depends, Query
 from rcmflow.domain.access import Principal
 from rcmflow.entrypoints.api.deps import Cursor, Limit, ReadConn
 from rcmflow.entrypoints.api.pagination import decode_cursor, page
+from rcmflow.entrypoints.api.routing import OneHopRoute
 from rcmflow.entrypoints.api.security import require
 
-router = APIRouter(prefix="/v1/audit", tags=["audit"])
+router = APIRouter(prefix="/v1/audit", tags=["audit"], route_class=OneHopRoute)
 
 
 @router.get("")

@@ -14,10 +14,11 @@ from pydantic import BaseModel, Field
 from rcmflow.adapters.store.schema import utc_now
 from rcmflow.domain.access import Principal, grantable_scopes
 from rcmflow.entrypoints.api.deps import WriteConn, audit
+from rcmflow.entrypoints.api.routing import OneHopRoute
 from rcmflow.entrypoints.api.security import SESSION_COOKIE, current_principal
 from rcmflow.errors import ForbiddenError, InputError, UnauthenticatedError
 
-router = APIRouter(prefix="/v1", tags=["authentication"])
+router = APIRouter(prefix="/v1", tags=["authentication"], route_class=OneHopRoute)
 
 
 class TokenResponse(BaseModel):

@@ -11,10 +11,11 @@ from rcmflow.adapters.store.schema import utc_now
 from rcmflow.domain.access import Principal
 from rcmflow.entrypoints.api.deps import Cursor, Id, Limit, ReadConn, WriteConn, audit, audit_read
 from rcmflow.entrypoints.api.pagination import decode_cursor, page
+from rcmflow.entrypoints.api.routing import OneHopRoute
 from rcmflow.entrypoints.api.schemas import ClaimDetail, ClaimPage
 from rcmflow.entrypoints.api.security import check_facility, facility_filter, require
 
-router = APIRouter(prefix="/v1/claims", tags=["claims"])
+router = APIRouter(prefix="/v1/claims", tags=["claims"], route_class=OneHopRoute)
 ClaimSort = Annotated[str, Query(pattern=r"^-?(id|created_at|total_charge)$",
                                  description="id, created_at or total_charge; prefix - for descending.")]
 

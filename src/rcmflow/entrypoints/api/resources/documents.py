@@ -14,10 +14,11 @@ from rcmflow.domain.access import Principal
 from rcmflow.entrypoints.api.deps import Cursor, Id, Limit, ReadConn, audit, shallow
 from rcmflow.entrypoints.api.pagination import decode_cursor, page
 from rcmflow.entrypoints.api.problems import problem
+from rcmflow.entrypoints.api.routing import OneHopRoute
 from rcmflow.entrypoints.api.security import require
 from rcmflow.errors import InputError
 
-router = APIRouter(prefix="/v1/documents", tags=["documents"])
+router = APIRouter(prefix="/v1/documents", tags=["documents"], route_class=OneHopRoute)
 
 _UPLOAD_BODY = {"requestBody": {"required": True, "description": "The file's bytes, verbatim (X12 837/835/999/"
                 "277CA/271, BAI2, lockbox CSV, charge CSV, FHIR Bundle, HL7 v2 DFT).",

@@ -11,10 +11,11 @@ from fastapi import APIRouter, Depends, Query
 from rcmflow.domain.access import Principal
 from rcmflow.entrypoints.api.deps import Cursor, Id, Limit, ReadConn
 from rcmflow.entrypoints.api.pagination import decode_cursor, page
+from rcmflow.entrypoints.api.routing import OneHopRoute
 from rcmflow.entrypoints.api.schemas import KpiReportOut
 from rcmflow.entrypoints.api.security import facility_filter, require
 
-router = APIRouter(prefix="/v1")
+router = APIRouter(prefix="/v1", route_class=OneHopRoute)
 _REMITTANCE_STATE = "^(received|matched|held|rejected|posted|reconciled|reversed)$"
 _DEPOSIT_STATE = "^(received|matched|unmatched|reconciled|written off)$"
 

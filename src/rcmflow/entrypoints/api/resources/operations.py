@@ -11,9 +11,10 @@ from pydantic import BaseModel, Field, model_validator
 from rcmflow.adapters.store.schema import utc_now
 from rcmflow.domain.access import Principal
 from rcmflow.entrypoints.api.deps import ReadConn, WriteConn, audit
+from rcmflow.entrypoints.api.routing import OneHopRoute
 from rcmflow.entrypoints.api.security import require
 
-router = APIRouter(prefix="/v1/outbox", tags=["outbox"])
+router = APIRouter(prefix="/v1/outbox", tags=["outbox"], route_class=OneHopRoute)
 
 
 class ReplayRequest(BaseModel):

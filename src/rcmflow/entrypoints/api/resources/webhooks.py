@@ -13,9 +13,10 @@ from pydantic import BaseModel, Field
 from rcmflow.adapters.store.schema import utc_now
 from rcmflow.domain.access import Principal
 from rcmflow.entrypoints.api.deps import Id, ReadConn, WriteConn
+from rcmflow.entrypoints.api.routing import OneHopRoute
 from rcmflow.entrypoints.api.security import require
 
-router = APIRouter(prefix="/v1/webhooks", tags=["webhooks"])
+router = APIRouter(prefix="/v1/webhooks", tags=["webhooks"], route_class=OneHopRoute)
 Manager = Annotated[Principal, Depends(require("webhooks:manage"))]
 
 

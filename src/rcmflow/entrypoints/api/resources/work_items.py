@@ -12,10 +12,11 @@ from rcmflow.adapters.store.schema import utc_now
 from rcmflow.domain.access import Principal
 from rcmflow.entrypoints.api.deps import Cursor, Id, Limit, ReadConn, WriteConn, audit, shallow
 from rcmflow.entrypoints.api.pagination import decode_cursor, page
+from rcmflow.entrypoints.api.routing import OneHopRoute
 from rcmflow.entrypoints.api.schemas import WorkItemDetail, WorkItemPage
 from rcmflow.entrypoints.api.security import check_facility, facility_filter, require
 
-router = APIRouter(prefix="/v1/work-items", tags=["work items"])
+router = APIRouter(prefix="/v1/work-items", tags=["work items"], route_class=OneHopRoute)
 Sort = Annotated[str, Query(pattern=r"^-?(id|created_at|priority)$",
                             description="id, created_at or priority; prefix - for descending.")]
 
