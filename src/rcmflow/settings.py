@@ -111,6 +111,10 @@ class Settings(BaseSettings):
     api_token_ttl: timedelta = Field(default=timedelta(minutes=15), gt=timedelta(0), le=timedelta(hours=24))
     api_rate_limit: float = Field(default=50.0, gt=0)
     api_rate_burst: int = Field(default=100, ge=1)
+    # Calls without valid credentials (the token endpoint, mostly), per client address: harder, since it slows
+    # down guessing secrets.
+    api_anonymous_rate_limit: float = Field(default=5.0, gt=0)
+    api_anonymous_rate_burst: int = Field(default=20, ge=1)
     api_max_body_bytes: int = Field(default=64 * 1024 * 1024, ge=1024)
     api_cors_origins: tuple[str, ...] = ()
     # Keys encrypting health information at rest (docs/design/phi.md): a JSON key file, or the same JSON inline

@@ -126,6 +126,9 @@ def test_sigterm_finishes_the_batch_in_hand_then_exits_cleanly(engine: Engine, t
                     if conn.execute(running).first():
                         break
                 time.sleep(0.02)
+            # "running" is visible as soon as the claim commits, which on SQLite may still be checkpointing the WAL
+            # before the worker starts the batch: give it a moment (the batch then holds for RCMFLOW_TEST_JOB_DELAY).
+            time.sleep(0.3)
             process.send_signal(signal.SIGTERM)  # while its first batch is in hand
             assert process.wait(timeout=15) == 0, log.read_text()
         finally:

@@ -124,6 +124,16 @@ def test_an_object_born_past_the_initial_state_is_an_illegal_entry(engine: Engin
     assert (conformance.fitting_cases, conformance.fitness < 1) == (1, True)
 
 
+def test_a_claim_imported_as_submitted_enters_by_a_declared_entry_state(engine: Engine) -> None:
+    # An 837 another system submitted arrives as a submitted claim: the claim machine declares that entry.
+    imported = ("I", [("submitted", 0), ("paid", 2)])
+    _load(engine, A, imported)
+    conformance = _mine(engine).conformance
+
+    assert conformance.illegal_moves == []
+    assert (conformance.cases, conformance.fitting_cases, conformance.fitness) == (2, 2, 1.0)
+
+
 def test_a_window_that_opens_mid_path_replays_from_where_the_object_was(engine: Engine) -> None:
     _load(engine, A, B)
     mined = _mine(engine, since=T0 + timedelta(minutes=30), until=T0 + timedelta(hours=6))

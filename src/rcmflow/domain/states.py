@@ -31,11 +31,19 @@ class StateMachine:
     states: frozenset[str]
     transitions: frozenset[tuple[str, str]]
     terminal: frozenset[str] = field(default_factory=frozenset)
+    # States besides ``initial`` an object may be created in, when it arrives from another system already
+    # part-way through its life (an 837 that system submitted is imported as a submitted claim).
+    entries: frozenset[str] = field(default_factory=frozenset)
 
     def __post_init__(self) -> None:
-        unknown = {s for pair in self.transitions for s in pair} - self.states
+        unknown = ({s for pair in self.transitions for s in pair} | self.entries) - self.states
         if self.initial not in self.states or unknown:
             raise ValueError(f"state machine {self.object_type}: undeclared states {sorted(unknown)}")
+
+    @property
+    def entry_states(self) -> frozenset[str]:
+        """Every state a new object may start in: the initial state and the declared entries."""
+        return self.entries | {self.initial}
 
     def allows(self, from_state: str, to_state: str) -> bool:
         """True when ``from_state -> to_state`` is declared."""
@@ -53,11 +61,11 @@ class StateMachine:
 
 
 def machine(object_type: str, initial: str, moves: dict[str, tuple[str, ...]],
-            terminal: tuple[str, ...] = ()) -> StateMachine:
+            terminal: tuple[str, ...] = (), entries: tuple[str, ...] = ()) -> StateMachine:
     """Build a machine from ``{from_state: (to_state, ...)}``."""
     states = set(moves) | {s for targets in moves.values() for s in targets} | {initial}
     pairs = frozenset((a, b) for a, targets in moves.items() for b in targets)
-    return StateMachine(object_type, initial, frozenset(states), pairs, frozenset(terminal))
+    return StateMachine(object_type, initial, frozenset(states), pairs, frozenset(terminal), frozenset(entries))
 
 
 CLAIM = machine("claim", "registered", {
@@ -81,7 +89,7 @@ CLAIM = machine("claim", "registered", {
     "patient billed": ("paid", "refund pending", "closed", "adjudicated"),
     "refund pending": ("closed", "paid"),
     "closed": ("refund pending", "adjudicated"),  # a late payment or recoupment reopens the money
-}, terminal=("voided",))
+}, terminal=("voided",), entries=("submitted",))  # an 837 another system submitted arrives as a submitted claim
 
 REMITTANCE = machine("remittance", "received", {
     "received": ("matched", "held", "rejected"),

@@ -7,8 +7,21 @@ present); above it, the page reads the stored report of its window, which the wo
 schedule refreshes every few minutes, and says when it was computed. One refresh computes each window once,
 grouped by every dimension (``compute_kpi_slices``), so the stored report also answers "slice by payer".
 
-Stored reports serve principals who see every facility; a principal limited to some facilities always gets
-live figures over their facilities (a sum of per-facility groups would not give their rates).
+Who the stored report serves, exactly:
+
+- a person who sees every facility: the totals, and any slice;
+- a person limited to one facility: that facility's group of the facility slice, whose figures are the
+  facility's own (every counted object belongs to exactly one facility, so its group counts exactly what a
+  computation limited to it counts), with the facility's own aging, denial categories and throughput, also
+  stored per facility; the organisation-wide KPIs have no value for them, as live. Sliced by another dimension
+  (payer within their facility) is not stored: live;
+- a person limited to several facilities: live. Counts and ratios of sums would add up across facilities, but
+  the medians and the 90th percentile would not, and days in A/R divides by rounded daily charges.
+
+A stored report older than ``MAX_AGE`` (no worker refreshed it) is still served, saying when it was computed,
+and one refresh starts in the background (``services.background``; across processes, the row's
+``refreshing_until`` lease lets one process at a time do it). Only when no report is stored does a page compute
+the figures itself; it stores them when that was slow, so the next page reads them.
 """
 
 from __future__ import annotations
@@ -24,19 +37,28 @@ from sqlalchemy import Connection, Engine, delete, select
 
 from rcmflow.adapters.store.schema import DEFAULT_ORGANISATION, kpi_reports, utc_now
 from rcmflow.domain.kpis import DIMENSIONS, KPIS
-from rcmflow.services.kpis import KpiReport, KpiSlices, KpiValue, compute_kpi_slices
+from rcmflow.services.background import claim_refresh, start_once
+from rcmflow.services.kpis import (
+    KpiReport,
+    KpiSlices,
+    KpiValue,
+    Slice,
+    compute_kpi_slices,
+    nothing_counted,
+)
 from rcmflow.services.kpis import _aging_rows as aging_rows  # the engine's own order of aging rows
-from rcmflow.services.throughput import daily_throughput
+from rcmflow.services.throughput import Throughput, daily_throughput, daily_throughput_by_facility
 
 log = logging.getLogger(__name__)
 WINDOWS = (7, 30, 90)  # the control tower's windows
 THROUGHPUT_DAYS = 14  # the throughput chart's days
 # Below this, computing live costs less than a page view is allowed (the goal is 300 ms for the whole page).
 LIVE_BUDGET_MS = 200
-# A stored report older than this is computed again by the page that finds it (when no worker refreshes it).
+# A stored report older than this is served as it is while one refresh runs in the background.
 MAX_AGE = timedelta(minutes=15)
-
-Throughput = dict[str, list[tuple[date, int]]]
+# How long one process may hold a report's refresh before another may take it over (it died meanwhile).
+REFRESH_LEASE = timedelta(minutes=15)
+_FORMAT = 2  # 2: the facilities' own denial categories and throughput are stored too
 
 
 @dataclass(frozen=True)
@@ -47,6 +69,19 @@ class TowerFigures:
     throughput: Throughput
     source: str  # "live" or "stored"
     computed_at: datetime
+    facility: str | None = None  # the facility whose own figures the stored report gave
+    stale: bool = False  # stored longer ago than MAX_AGE: a refresh runs in the background
+
+
+@dataclass(frozen=True)
+class StoredReport:
+    """One window's stored report and what computing it took."""
+
+    slices: KpiSlices
+    throughput: Throughput
+    facility_throughput: dict[str, Throughput] | None  # None: stored before facilities' series were kept
+    computed_at: datetime
+    duration_ms: int
 
 
 def _text(value: Decimal | None) -> str | None:
@@ -57,21 +92,38 @@ def _number(value: str | None) -> Decimal | None:
     return None if value is None else Decimal(value)
 
 
-def _to_json(slices: KpiSlices, throughput: Throughput) -> dict[str, Any]:
+def _throughput_json(throughput: Throughput) -> dict[str, Any]:
+    return {label: [[day.isoformat(), count] for day, count in points] for label, points in throughput.items()}
+
+
+def _throughput_of(data: dict[str, Any]) -> Throughput:
+    return {label: [(date.fromisoformat(day), count) for day, count in points] for label, points in data.items()}
+
+
+def _denials_json(denials: list[tuple[str, int, Decimal]]) -> list[list[Any]]:
+    return [[category, count, str(amount)] for category, count, amount in denials]
+
+
+def _denials_of(data: list[list[Any]]) -> list[tuple[str, int, Decimal]]:
+    return [(category, count, Decimal(amount)) for category, count, amount in data]
+
+
+def _to_json(slices: KpiSlices, throughput: Throughput, facility_throughput: dict[str, Throughput]) -> dict[str, Any]:
     return {
-        "as_of": slices.as_of.isoformat(), "window_start": slices.window_start.isoformat(),
+        "format": _FORMAT, "as_of": slices.as_of.isoformat(), "window_start": slices.window_start.isoformat(),
         "figures": [[key, None if where is None else list(where), _text(v.value), _text(v.numerator),
                      _text(v.denominator)]
                     for key, by_slice in slices.figures.items() for where, v in by_slice.items()],
         "aging": [[subject, None if where is None else list(where), bucket, count, str(amount)]
                   for (subject, where, bucket), (count, amount) in slices.aging.items()],
-        "denials": [[category, count, str(amount)] for category, count, amount in slices.denials_by_category],
-        "throughput": {label: [[day.isoformat(), count] for day, count in points]
-                       for label, points in throughput.items()},
+        "denials": _denials_json(slices.denials_by_category),
+        "facility_denials": {name: _denials_json(found) for name, found in slices.denials_by_facility.items()},
+        "throughput": _throughput_json(throughput),
+        "facility_throughput": {name: _throughput_json(series) for name, series in facility_throughput.items()},
     }
 
 
-def _from_json(data: dict[str, Any]) -> tuple[KpiSlices, Throughput]:
+def _from_json(data: dict[str, Any]) -> tuple[KpiSlices, Throughput, dict[str, Throughput] | None]:
     figures: dict[str, dict[Any, KpiValue]] = {}
     for key, where, value, numerator, denominator in data["figures"]:
         slice_ = None if where is None else (where[0], where[1])
@@ -79,12 +131,14 @@ def _from_json(data: dict[str, Any]) -> tuple[KpiSlices, Throughput]:
                                                       None if slice_ is None else slice_[1])
     aging = {(subject, None if where is None else (where[0], where[1]), bucket): (count, Decimal(amount))
              for subject, where, bucket, count, amount in data["aging"]}
-    denials = [(category, count, Decimal(amount)) for category, count, amount in data["denials"]]
+    current = data.get("format") == _FORMAT
+    facility_denials = ({name: _denials_of(found) for name, found in data["facility_denials"].items()}
+                        if current else {})
     slices = KpiSlices(datetime.fromisoformat(data["as_of"]), datetime.fromisoformat(data["window_start"]), figures,
-                       aging, denials)
-    throughput = {label: [(date.fromisoformat(day), count) for day, count in points]
-                  for label, points in data["throughput"].items()}
-    return slices, throughput
+                       aging, _denials_of(data["denials"]), facility_denials)
+    facility_throughput = ({name: _throughput_of(series) for name, series in data["facility_throughput"].items()}
+                           if current else None)
+    return slices, _throughput_of(data["throughput"]), facility_throughput
 
 
 def report_of(slices: KpiSlices, by: str | None) -> KpiReport:
@@ -99,69 +153,163 @@ def report_of(slices: KpiSlices, by: str | None) -> KpiReport:
                      aging=aging_rows(cells), denials_by_category=slices.denials_by_category)
 
 
+def facility_report_of(slices: KpiSlices, facility: str, by: str | None) -> KpiReport:
+    """The report ``compute_kpis(by=by, facilities=(facility,))`` gives (``by`` None or "facility"), taken from
+    slices computed by facility: the facility's group is its total."""
+    if by not in (None, "facility"):
+        raise ValueError("a facility's stored figures are sliced by nothing or by facility only")
+    where: Slice = ("facility", facility)
+    values: list[KpiValue] = []
+    for key, kpi in KPIS.items():
+        if "facility" not in kpi.dimensions:  # organisation-wide: nothing a facility can be given
+            values.append(KpiValue(key, None, None, None))
+            continue
+        own = slices.figures.get(key, {}).get(where)
+        values.append(nothing_counted(key) if own is None else KpiValue(key, own.value, own.numerator,
+                                                                        own.denominator))
+        if by is not None and own is not None:
+            values.append(own)
+    cells: dict[tuple[str, Slice, str], tuple[int, Decimal]] = {}
+    for (subject, cell, bucket), figures in slices.aging.items():
+        if cell == where:
+            cells[(subject, None, bucket)] = figures
+            if by is not None:
+                cells[(subject, cell, bucket)] = figures
+    return KpiReport(as_of=slices.as_of, window_start=slices.window_start, by=by, values=values,
+                     aging=aging_rows(cells), denials_by_category=slices.denials_by_facility.get(facility, []))
+
+
 def _throughput(conn: Connection, as_of: datetime, window_days: int, facilities: tuple[str, ...] | None,
                 organisation_id: str) -> Throughput:
-    return daily_throughput(conn, since=as_of - timedelta(days=min(window_days, THROUGHPUT_DAYS)), until=as_of,
-                            facilities=facilities, organisation_id=organisation_id)
+    return daily_throughput(conn, since=_throughput_since(as_of, window_days), until=as_of, facilities=facilities,
+                            organisation_id=organisation_id)
+
+
+def _throughput_since(as_of: datetime, window_days: int) -> datetime:
+    return as_of - timedelta(days=min(window_days, THROUGHPUT_DAYS))
+
+
+@dataclass(frozen=True)
+class _Computed:
+    slices: KpiSlices
+    throughput: Throughput
+    facility_throughput: dict[str, Throughput]
+    window_days: int
+    elapsed_ms: int
+
+
+def _compute(conn: Connection, *, as_of: datetime, window_days: int, organisation_id: str) -> _Computed:
+    """Every KPI of the window, by every dimension, and the throughput in total and per facility."""
+    started = time.perf_counter()
+    slices = compute_kpi_slices(conn, as_of=as_of, window_days=window_days, dimensions=DIMENSIONS,
+                                organisation_id=organisation_id)
+    throughput, by_facility = daily_throughput_by_facility(
+        conn, since=_throughput_since(as_of, window_days), until=as_of, organisation_id=organisation_id)
+    return _Computed(slices, throughput, by_facility, window_days, int((time.perf_counter() - started) * 1000))
+
+
+def _store(conn: Connection, computed: _Computed, organisation_id: str) -> None:
+    r = kpi_reports.c
+    conn.execute(delete(kpi_reports).where(r.organisation_id == organisation_id,
+                                           r.window_days == computed.window_days))
+    conn.execute(kpi_reports.insert().values(
+        organisation_id=organisation_id, window_days=computed.window_days, as_of=computed.slices.as_of,
+        computed_at=utc_now(), duration_ms=computed.elapsed_ms,
+        report=_to_json(computed.slices, computed.throughput, computed.facility_throughput)))
 
 
 def refresh_kpi_report(conn: Connection, *, as_of: datetime, window_days: int,
                        organisation_id: str = DEFAULT_ORGANISATION) -> int:
-    """Compute and store one window's report (every KPI, every dimension's groups); returns the milliseconds
-    it took."""
-    started = time.perf_counter()
-    slices = compute_kpi_slices(conn, as_of=as_of, window_days=window_days, dimensions=DIMENSIONS,
-                                organisation_id=organisation_id)
-    throughput = _throughput(conn, as_of, window_days, None, organisation_id)
-    elapsed = int((time.perf_counter() - started) * 1000)
-    _store(conn, slices, throughput, window_days, elapsed, organisation_id)
-    return elapsed
+    """Compute and store one window's report (every KPI, every dimension's groups) in the caller's transaction;
+    returns the milliseconds computing it took."""
+    computed = _compute(conn, as_of=as_of, window_days=window_days, organisation_id=organisation_id)
+    _store(conn, computed, organisation_id)
+    return computed.elapsed_ms
 
 
-def _store(conn: Connection, slices: KpiSlices, throughput: Throughput, window_days: int, elapsed_ms: int,
-           organisation_id: str) -> None:
-    r = kpi_reports.c
-    conn.execute(delete(kpi_reports).where(r.organisation_id == organisation_id, r.window_days == window_days))
-    conn.execute(kpi_reports.insert().values(organisation_id=organisation_id, window_days=window_days,
-                                             as_of=slices.as_of, computed_at=utc_now(), duration_ms=elapsed_ms,
-                                             report=_to_json(slices, throughput)))
+def refresh_kpi_report_apart(engine: Engine, *, as_of: datetime, window_days: int,
+                             organisation_id: str = DEFAULT_ORGANISATION) -> int:
+    """``refresh_kpi_report`` reading on a connection of its own and writing in a short transaction of its own:
+    seconds of reading hold no write lock (SQLite has one writer)."""
+    with engine.connect() as conn:
+        computed = _compute(conn, as_of=as_of, window_days=window_days, organisation_id=organisation_id)
+    with engine.begin() as conn:
+        _store(conn, computed, organisation_id)
+    return computed.elapsed_ms
 
 
-def stored_report(conn: Connection, *, window_days: int, organisation_id: str = DEFAULT_ORGANISATION,
-                  ) -> tuple[KpiSlices, Throughput, datetime, int] | None:
-    """The stored report of a window: (slices, throughput, computed at, milliseconds it took), if any."""
+def stored_report(conn: Connection, *, window_days: int,
+                  organisation_id: str = DEFAULT_ORGANISATION) -> StoredReport | None:
+    """The stored report of a window, if any."""
     r = kpi_reports.c
     row = conn.execute(select(r.report, r.computed_at, r.duration_ms).where(
         r.organisation_id == organisation_id, r.window_days == window_days)).first()
     if row is None:
         return None
-    slices, throughput = _from_json(row.report)
-    return slices, throughput, row.computed_at, row.duration_ms
+    slices, throughput, facility_throughput = _from_json(row.report)
+    return StoredReport(slices, throughput, facility_throughput, row.computed_at, row.duration_ms)
+
+
+def _served(stored: StoredReport, by: str | None,
+            facilities: tuple[str, ...] | None) -> tuple[KpiReport, Throughput, str | None] | None:
+    """The figures the stored report gives exactly for this view, or None when only live would be exact."""
+    if facilities is None:
+        return report_of(stored.slices, by), stored.throughput, None
+    if len(facilities) != 1 or by not in (None, "facility") or stored.facility_throughput is None:
+        return None
+    facility = facilities[0]
+    empty = {label: [(day, 0) for day, _ in points] for label, points in stored.throughput.items()}
+    return (facility_report_of(stored.slices, facility, by), stored.facility_throughput.get(facility, empty),
+            facility)
+
+
+def _stale(stored: StoredReport) -> bool:
+    return utc_now() - stored.computed_at > MAX_AGE
 
 
 def tower_report(conn: Connection, *, as_of: datetime, window_days: int, by: str | None,
                  facilities: tuple[str, ...] | None, organisation_id: str = DEFAULT_ORGANISATION) -> TowerFigures:
-    """The control tower's figures: live when that is cheap (or the caller sees only some facilities), else the
-    stored report of the window."""
-    if facilities is None:
-        stored = stored_report(conn, window_days=window_days, organisation_id=organisation_id)
-        if stored is not None and stored[3] >= LIVE_BUDGET_MS and utc_now() - stored[2] <= MAX_AGE:
-            slices, throughput, computed_at, _ = stored
-            return TowerFigures(report_of(slices, by), throughput, "stored", computed_at)
+    """The control tower's figures: live when that is cheap (or no stored report answers this view exactly),
+    else the stored report of the window, stale or not; a stale one is refreshed in the background."""
+    stored = stored_report(conn, window_days=window_days, organisation_id=organisation_id)
+    served = None if stored is None or stored.duration_ms < LIVE_BUDGET_MS else _served(stored, by, facilities)
+    if stored is not None and served is not None:
+        report, throughput, facility = served
+        stale = _stale(stored)
+        if stale:
+            refresh_in_background(conn.engine, as_of=as_of, window_days=window_days, organisation_id=organisation_id)
+        return TowerFigures(report, throughput, "stored", stored.computed_at, facility, stale)
     started = time.perf_counter()
     slices = compute_kpi_slices(conn, as_of=as_of, window_days=window_days, dimensions=() if by is None else (by,),
                                 facilities=facilities, organisation_id=organisation_id)
     throughput = _throughput(conn, as_of, window_days, facilities, organisation_id)
-    if facilities is None and by is None:  # learn what live costs here; a slow one is stored for the next page
-        elapsed = int((time.perf_counter() - started) * 1000)
-        if elapsed >= LIVE_BUDGET_MS or stored_report(conn, window_days=window_days,
-                                                      organisation_id=organisation_id) is not None:
-            _store(conn, slices, throughput, window_days, elapsed, organisation_id)
+    slow = (time.perf_counter() - started) * 1000 >= LIVE_BUDGET_MS
+    if slow and window_days in WINDOWS and (stored is None or stored.duration_ms < LIVE_BUDGET_MS or _stale(stored)):
+        # The next page should find a (fresh) stored report: computed by every dimension in the background,
+        # since this request's connection only reads. Only the tower's windows: any other is computed live.
+        refresh_in_background(conn.engine, as_of=as_of, window_days=window_days, organisation_id=organisation_id)
     return TowerFigures(report_of(slices, by), throughput, "live", as_of)
 
 
+def refresh_in_background(engine: Engine, *, as_of: datetime, window_days: int,
+                          organisation_id: str = DEFAULT_ORGANISATION) -> bool:
+    """Start one refresh of the window's report in a thread of this process, unless one runs (here, or in
+    another process that holds the row's lease); True when this call started it."""
+
+    def refresh() -> None:
+        if claim_refresh(engine, kpi_reports, [kpi_reports.c.organisation_id == organisation_id,
+                                               kpi_reports.c.window_days == window_days], lease=REFRESH_LEASE):
+            took = refresh_kpi_report_apart(engine, as_of=as_of, window_days=window_days,
+                                            organisation_id=organisation_id)
+            log.info("KPI report of %s, %d days, refreshed in the background in %d ms", organisation_id,
+                     window_days, took)
+
+    return start_once(("kpi report", str(engine.url), organisation_id, window_days), refresh)
+
+
 def run_kpi_reports(engine: Engine, now: datetime) -> dict[str, Any]:
-    """The worker's schedule: refresh every organisation's tower windows, each in its own transaction."""
+    """The worker's schedule: refresh every organisation's tower windows, each read apart and stored in a
+    short transaction of its own."""
     from rcmflow.services.kpi_snapshots import snapshot_organisations
 
     with engine.connect() as conn:
@@ -169,8 +317,7 @@ def run_kpi_reports(engine: Engine, now: datetime) -> dict[str, Any]:
     took: dict[str, dict[int, int]] = {}
     for organisation_id in organisations:
         for window_days in WINDOWS:
-            with engine.begin() as conn:
-                took.setdefault(organisation_id, {})[window_days] = refresh_kpi_report(
-                    conn, as_of=now, window_days=window_days, organisation_id=organisation_id)
+            took.setdefault(organisation_id, {})[window_days] = refresh_kpi_report_apart(
+                engine, as_of=now, window_days=window_days, organisation_id=organisation_id)
     log.info("KPI reports refreshed for %d organisation(s): %s", len(organisations), took)
     return {"organisations": len(organisations), "milliseconds": took}

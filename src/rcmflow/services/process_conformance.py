@@ -1,8 +1,9 @@
 """Conformance of the paths objects really took against their declared state machine.
 
 The machine (``domain.states``) becomes a Petri net: one place per state, a source place with one transition
-into the initial state, one transition per declared move (labelled with the state it enters, as the mined log's
-activities are), and from every state a silent transition to a sink place, since an object may rightly be
+into each entry state (the initial one, and any a machine declares for objects that arrive part-way, such as an
+imported 837's submitted claims), one transition per declared move (labelled with the state it enters, as the
+mined log's activities are), and from every state a silent transition to a sink place, since an object may rightly be
 anywhere in its life when the log is read. pm4py's token-based replay then measures each path's fitness
 (produced, consumed, missing and remaining tokens). Moves the machine does not declare are also counted straight
 from the log's (from_state, to_state) pairs.
@@ -102,11 +103,12 @@ def _variants(frame: pd.DataFrame) -> pd.DataFrame:
 
 def illegal_moves(frame: pd.DataFrame, state_machine: StateMachine) -> list[tuple[str, str, int]]:
     """(from, to, count) of every logged move the machine does not declare; a first event entering anything but
-    the initial state counts as a move from "(new)"."""
+    an entry state (the initial state, or one a machine declares for objects that arrive part-way) counts as a
+    move from "(new)"."""
     moves = frame.groupby([frame["from_state"].fillna(NEW), ACTIVITY], sort=False).size()
     found = []
     for (source, target), count in moves.items():
-        allowed = target == state_machine.initial if source == NEW else state_machine.allows(source, target)
+        allowed = target in state_machine.entry_states if source == NEW else state_machine.allows(source, target)
         if not allowed:
             found.append((str(source), str(target), int(count)))
     return sorted(found, key=lambda move: (-move[2], move[0], move[1]))
@@ -127,7 +129,8 @@ def _petri_net(state_machine: StateMachine) -> tuple[Any, dict[str, Any], Any, A
         add_arc_from_to(before, transition, net)
         add_arc_from_to(transition, after, net)
 
-    move(f"{NEW} -> {state_machine.initial}", state_machine.initial, source, places[state_machine.initial])
+    for entry in sorted(state_machine.entry_states):
+        move(f"{NEW} -> {entry}", entry, source, places[entry])
     for before, after in sorted(state_machine.transitions):
         move(f"{before} -> {after}", after, places[before], places[after])
     for state, place in places.items():

@@ -103,6 +103,26 @@ class ProcessMining:
             {"from": source, "to": target, "count": count} for source, target, count in self.conformance.illegal_moves]
         return data
 
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> ProcessMining:
+        """The result ``to_dict`` gave, back (a stored map, ``services.process_maps``)."""
+        conformance = data["conformance"]
+
+        def moment(text: str | None) -> datetime | None:
+            return None if text is None else datetime.fromisoformat(text)
+
+        return cls(
+            object_type=data["object_type"], cases=data["cases"], events=data["events"],
+            window_start=moment(data["window_start"]), window_end=moment(data["window_end"]),
+            nodes=[Node(**node) for node in data["nodes"]], edges=[Edge(**edge) for edge in data["edges"]],
+            # PostgreSQL's JSONB keeps no key order: most frequent first again, as mined.
+            start_activities=_counts(data["start_activities"]), end_activities=_counts(data["end_activities"]),
+            bottlenecks=[Bottleneck(**b) for b in data["bottlenecks"]],
+            rework=[ReworkLoop(**loop) for loop in data["rework"]],
+            conformance=Conformance(conformance["cases"], conformance["fitting_cases"], conformance["fitness"],
+                                    [(m["from"], m["to"], m["count"]) for m in conformance["illegal_moves"]]),
+            model=data["model"], truncated=data["truncated"])
+
 
 def mine_process(
     conn: Connection,
@@ -179,7 +199,9 @@ def _read_log(
         .order_by(event_log.c.object_id, event_log.c.occurred_at, event_log.c.id)
     )
     columns = ["recency", CASE, "from_state", ACTIVITY, "activity", TIMESTAMP]
-    result = conn.execution_options(yield_per=_BATCH).execute(query)
+    # Streamed in batches: an option of this statement, not of the caller's connection (Connection.execution_options
+    # changes the connection itself, and its next statements would stream too: PostgreSQL cannot DECLARE a DELETE).
+    result = conn.execute(query.execution_options(yield_per=_BATCH))
     # Plain tuples: pandas reads SQLAlchemy rows ten times slower.
     batches = [pd.DataFrame.from_records(list(map(tuple, rows)), columns=columns) for rows in result.partitions()]
     frame = pd.concat(batches, ignore_index=True) if batches else pd.DataFrame(columns=columns)

@@ -36,7 +36,7 @@ from rcmflow.adapters.store.schema import (
     work_item_notes,
     work_items,
 )
-from rcmflow.adapters.store.sql import insert_ignoring_conflicts, keyset_page
+from rcmflow.adapters.store.sql import insert_ignoring_conflicts, keyset_page, literal_in
 from rcmflow.domain.queues import QueuePolicies
 from rcmflow.domain.states import WORK_ITEM, IllegalTransitionError
 from rcmflow.errors import DomainRuleError, InputError, NotFoundError, StorageError
@@ -57,7 +57,8 @@ DEFAULT_LIMIT = 100
 _CHUNK = 5_000  # ids per statement: under SQLite's bound-parameter limit
 _KEY_LENGTH = 300  # work_items.dedup_key
 _TITLE_LENGTH = 300
-_ACTIVE = work_items.c.state.in_(WORK_ITEM_ACTIVE_STATES)
+# Literal states, so that SQLite's planner sees the partial indexes' own condition and uses them.
+_ACTIVE = literal_in(work_items.c.state, WORK_ITEM_ACTIVE_STATES)
 # The predicate of uq_work_items_active_dedup as literal SQL: ON CONFLICT names a partial index by its WHERE
 # clause, which must be literal text for PostgreSQL to match it and to be usable in an executemany.
 _ACTIVE_INDEX_WHERE = text("state IN ({})".format(", ".join(f"'{state}'" for state in WORK_ITEM_ACTIVE_STATES)))
@@ -620,7 +621,7 @@ def items_query(
         unknown = set(states) - set(WORK_ITEM_STATES)
         if unknown:
             raise InputError(detail=f"unknown work item state(s) {sorted(unknown)}; expected {WORK_ITEM_STATES}")
-        query = query.where(work_items.c.state.in_(states))
+        query = query.where(literal_in(work_items.c.state, states))  # known states only, checked above
     for column, value in (("queue", queue), ("owner", owner), ("role", role), ("organisation_id", organisation_id)):
         if value is not None:
             query = query.where(work_items.c[column] == value)

@@ -8,8 +8,8 @@ backoff, failed or dead-lettered (``jobs.fail_job``). Handlers must still be saf
 Leases are extended by a heartbeat thread while a batch runs. ``stop()`` (wired to SIGTERM/SIGINT by the
 CLI) lets the current kind's group finish, releases the claimed jobs not started yet, and stops claiming.
 
-Schedules (outbox relay, SLA escalation, KPI snapshots and reports) are claimed through the ``schedules`` table, so each
-runs on one worker per interval however many workers share the database.
+Schedules (outbox relay, SLA escalation, KPI snapshots and reports, process maps) are claimed through the
+``schedules`` table, so each runs on one worker per interval however many workers share the database.
 """
 
 from __future__ import annotations
@@ -157,11 +157,19 @@ def kpi_report_schedule(*, interval: timedelta = timedelta(minutes=5)) -> Schedu
     return Schedule("kpi reports", interval, run_kpi_reports)
 
 
+def process_map_schedule(*, interval: timedelta = timedelta(minutes=10)) -> Schedule:
+    """Mine and store the process map page's maps every ``interval`` (``services.process_maps``): the page of a
+    large organisation reads them instead of mining millions of events."""
+    from rcmflow.services.process_maps import run_process_maps
+
+    return Schedule("process maps", interval, run_process_maps)
+
+
 def default_schedules(relay: Relay) -> list[Schedule]:
-    """The schedules every worker offers: webhook fan-out, the outbox relay, KPI snapshots and reports, and SLA
-    escalation when installed."""
+    """The schedules every worker offers: webhook fan-out, the outbox relay, KPI snapshots and reports, process
+    maps, and SLA escalation when installed."""
     return [s for s in (webhook_schedule(), relay_schedule(relay), kpi_snapshot_schedule(), kpi_report_schedule(),
-                        escalation_schedule()) if s is not None]
+                        process_map_schedule(), escalation_schedule()) if s is not None]
 
 
 @dataclass(frozen=True)

@@ -29,7 +29,8 @@ def keys(engine: Engine) -> KeyCache:
 
 @pytest.fixture
 def app_settings() -> Settings:
-    return Settings(api_rate_limit=1000, api_rate_burst=1000)
+    return Settings(api_rate_limit=1000, api_rate_burst=1000, api_anonymous_rate_limit=1000,
+                    api_anonymous_rate_burst=1000)
 
 
 @pytest.fixture

@@ -174,6 +174,12 @@ event_log = Table(
 Index("ix_event_log_object", event_log.c.object_type, event_log.c.object_id, event_log.c.occurred_at)
 # KPIs and process mining scan one organisation over a time window.
 Index("ix_event_log_organisation_occurred", event_log.c.organisation_id, event_log.c.occurred_at)
+# ... of one object type (process mining, rework, integration failures), finding the objects last active in it
+# from the index alone; of some activities (first-pass acceptance, throughput).
+Index("ix_event_log_organisation_type_occurred", event_log.c.organisation_id, event_log.c.object_type,
+      event_log.c.occurred_at, event_log.c.object_id)
+Index("ix_event_log_organisation_activity_occurred", event_log.c.organisation_id, event_log.c.activity,
+      event_log.c.occurred_at)
 
 # The last X12 control number issued per organisation, sender and kind (interchange ISA13, group GS06,
 # transaction set ST02): receivers reject an interchange whose ISA13 they have seen before.
@@ -343,6 +349,8 @@ outbox = Table(
 )
 _DUE = outbox.c.status.in_(("pending", "failed", "in_flight"))
 Index("ix_outbox_due", outbox.c.next_attempt_at, postgresql_where=_DUE, sqlite_where=_DUE)
+# Integration health: messages per destination and status.
+Index("ix_outbox_destination_status", outbox.c.destination, outbox.c.status)
 
 # What a receiver inside rcmflow has already applied: an idempotency key seen twice is applied once.
 processed_messages = Table(
@@ -1003,6 +1011,9 @@ kpi_snapshots = Table(
     Column("computed_at", UtcDateTime, nullable=False),
     UniqueConstraint("organisation_id", "day", "kpi", "dimension", "group_value"),
 )
+# The control tower's tiles: every KPI's daily series of one slice, in one read.
+Index("ix_kpi_snapshots_series", kpi_snapshots.c.organisation_id, kpi_snapshots.c.dimension,
+      kpi_snapshots.c.group_value, kpi_snapshots.c.day)
 
 # The KPI engine's windowed queries (services.kpis), each driven by the organisation and the timestamp that
 # places a row in the window: claims captured (clean-claim rate, claims aging), claim payments posted
@@ -1025,4 +1036,22 @@ kpi_reports = Table(
     Column("computed_at", UtcDateTime, nullable=False),
     Column("duration_ms", Integer, nullable=False),  # what computing it took: decides live or stored
     Column("report", Json, nullable=False),
+    # Set while one process refreshes the report in the background (services.background.claim_refresh).
+    Column("refreshing_until", UtcDateTime, nullable=True),
+)
+
+# The process map page's mined maps (services.process_maps), one per organisation, object type and window of
+# the page, mined over the ``window_days`` before ``until``: the worker refreshes them, the page reads one row
+# instead of mining millions of events.
+process_maps = Table(
+    "process_maps",
+    metadata,
+    Column("organisation_id", String(64), primary_key=True),
+    Column("object_type", String(64), primary_key=True),
+    Column("window_days", Integer, primary_key=True),
+    Column("until", UtcDateTime, nullable=False),
+    Column("computed_at", UtcDateTime, nullable=False),
+    Column("duration_ms", Integer, nullable=False),  # what mining it took: decides live or stored
+    Column("mining", Json, nullable=False),  # ProcessMining.to_dict()
+    Column("refreshing_until", UtcDateTime, nullable=True),
 )

@@ -50,6 +50,13 @@ def in_chunks(conn: Connection, column: Any, values: Sequence[Any]) -> Iterator[
         yield column.in_(list(values[start:start + SQLITE_CHUNK]))
 
 
+def literal_in(column: Any, values: Iterable[str]) -> Any:
+    """``column IN ('a', 'b')`` with the values written into the statement: SQLite uses a partial index only
+    when the query repeats the index's condition literally, and a bound parameter's value is unknown to its
+    planner. For the fixed sets of states the partial indexes are built on, never for values from outside."""
+    return column.in_(bindparam(None, list(values), expanding=True, literal_execute=True))
+
+
 def raw(column: Any) -> Any:
     """``column`` read as the driver returns it, skipping SQLAlchemy's result conversion (on SQLite: NUMERIC
     as float, DATE as ISO text). For volume reads that convert values themselves, e.g. with a cache of

@@ -36,9 +36,6 @@ from rcmflow.settings import Settings, get_settings
 
 API_VERSION = "1.0.0"
 API_THREADS = 8
-# Calls without valid credentials (the token endpoint, mostly) are limited per client address, harder: it
-# slows down guessing secrets.
-ANONYMOUS_RATE, ANONYMOUS_BURST = 5.0, 20
 
 
 def create_app(engine: Engine, settings: Settings | None = None, *, keys: KeyCache | None = None,
@@ -106,7 +103,8 @@ def _install_middleware(app: FastAPI, engine: Engine, settings: Settings, keys: 
     app.add_middleware(IdempotencyKeys, engine=engine)
     app.add_middleware(ConcurrencyLimit, limit=API_THREADS)
     app.add_middleware(RateLimit, principal_buckets=TokenBuckets(settings.api_rate_limit, settings.api_rate_burst),
-                       anonymous_buckets=TokenBuckets(ANONYMOUS_RATE, ANONYMOUS_BURST))
+                       anonymous_buckets=TokenBuckets(settings.api_anonymous_rate_limit,
+                                                      settings.api_anonymous_rate_burst))
     install_authentication(app, keys)
     app.add_middleware(BodySizeLimit, max_bytes=settings.api_max_body_bytes)
     install_metrics(app, engine)

@@ -1,16 +1,16 @@
 """The process map page: the discovered map of one object type with frequencies and waits, the bottlenecks
 (where time is spent between states), rework loops, and conformance to the declared state machine.
 
-Mining reads up to ``MAX_CASES`` recent cases through pm4py and takes seconds on a big log, so a result is
-kept for ``CACHE_SECONDS`` per (object type, window, facility scope) in this process: the map is a picture of
-weeks of work, and a few minutes' staleness does not change it.
+The map comes from ``services.process_maps``: stored by the worker when mining takes seconds (a large
+organisation), else mined here. A map mined here is kept for ``CACHE_SECONDS`` per (object type, window,
+facility scope) in this process: the map is a picture of weeks of work, and a few minutes' staleness does not
+change it.
 """
 
 from __future__ import annotations
 
 import threading
 import time
-from datetime import timedelta
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
@@ -25,9 +25,6 @@ from rcmflow.entrypoints.web.render import now, page
 from rcmflow.errors import InputError
 
 router = APIRouter(prefix="/ui", include_in_schema=False)
-OBJECT_TYPES = ("claim", "claim payment", "remittance", "bank deposit", "work item", "approval request")
-WINDOWS = (7, 30, 90, 365)
-MAX_CASES = 20_000
 CACHE_SECONDS = 300
 _cache: dict[tuple[Any, ...], tuple[float, Any]] = {}
 _lock = threading.Lock()
@@ -50,19 +47,22 @@ def _mined(conn: Any, key: tuple[Any, ...], compute: Any) -> Any:
 def process_map(request: Request, conn: ReadConn, principal: Annotated[Principal, Depends(require("reports:read"))],
                 object_type: Annotated[str, Query(max_length=32)] = "claim",
                 days: Annotated[int, Query(ge=1, le=3650)] = 30) -> Response:
-    from rcmflow.services.process_mining import mine_process
+    from rcmflow.services.process_maps import MAX_CASES, OBJECT_TYPES, WINDOWS, mine_window, process_map
 
     if object_type not in OBJECT_TYPES:
         raise InputError(detail=f"object_type is one of {', '.join(OBJECT_TYPES)}")
     at = now(request)
     facilities = facility_filter(principal)
-    since = at - timedelta(days=days)
     # Cached per CACHE_SECONDS of the clock: the window moves on with it, and a map asked again within them is
     # the same map.
     key = (principal.organisation_id, object_type, days, facilities, int(at.timestamp()) // CACHE_SECONDS)
-    mining = _mined(conn, key, lambda: mine_process(conn, object_type=object_type, since=since, until=at,
-                                                    max_cases=MAX_CASES, facilities=facilities,
-                                                    organisation_id=principal.organisation_id))
+    figures = process_map(
+        conn, object_type=object_type, window_days=days, until=at, facilities=facilities,
+        organisation_id=principal.organisation_id,
+        live=lambda: _mined(conn, key, lambda: mine_window(conn, object_type=object_type, window_days=days, until=at,
+                                                           facilities=facilities,
+                                                           organisation_id=principal.organisation_id)))
+    mining = figures.mining
     return page(request, "process.html", principal, title="Process map", mining=mining, drawing=layout(mining),
                 object_type=object_type, object_types=OBJECT_TYPES, days=days, windows=WINDOWS, at=at,
-                declared=object_type in MACHINES, max_cases=MAX_CASES)
+                declared=object_type in MACHINES, max_cases=MAX_CASES, figures=figures)

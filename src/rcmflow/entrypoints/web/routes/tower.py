@@ -1,7 +1,8 @@
 """The control tower: every KPI as a tile with its trend and a link to the list behind it, backlog aging,
 denials by category, daily throughput, SLA breaches per queue and integration health, optionally sliced by
-a dimension. KPIs come from ``services.kpis`` (computed live over the window) and trends from the daily
-snapshots (``services.kpi_snapshots``); nothing here defines a figure."""
+a dimension. KPIs come from ``services.kpi_reports`` (computed live over the window, or the stored report of
+the window when that would be slow) and trends from the daily snapshots (``services.kpi_snapshots``); nothing
+here defines a figure."""
 
 from __future__ import annotations
 
@@ -43,7 +44,7 @@ def tower(request: Request, conn: ReadConn, principal: Annotated[Principal, Depe
           window: Annotated[int, Query(ge=1, le=365)] = 30,
           by: Annotated[str | None, Query(max_length=32)] = None) -> Response:
     from rcmflow.services.kpi_reports import tower_report
-    from rcmflow.services.kpi_snapshots import kpi_trend
+    from rcmflow.services.kpi_snapshots import kpi_trends
     from rcmflow.services.outbox import outbox_status
     from rcmflow.services.work_items import queue_summary
 
@@ -55,14 +56,15 @@ def tower(request: Request, conn: ReadConn, principal: Annotated[Principal, Depe
     queues = queue_summary(conn, at, organisation_id=principal.organisation_id, facilities=facilities)
     report = _with_live_work(figures.report, queues)
     scope = _trend_scope(principal)
+    trends: dict[str, list[tuple[Any, Any]]] = {}
+    if scope is not None:
+        dimension, group = scope
+        trends = kpi_trends(conn, days=TREND_DAYS, until=at.date(), dimension=dimension, group=group,
+                            organisation_id=principal.organisation_id)
     tiles = []
     for key, kpi in KPIS.items():
         total = report.value(key)
-        trend: list[tuple[Any, Any]] = []
-        if scope is not None:
-            dimension, group = scope
-            trend = kpi_trend(conn, key, days=TREND_DAYS, until=at.date(), dimension=dimension, group=group,
-                              organisation_id=principal.organisation_id)
+        trend = trends.get(key, [])
         known = [value for _, value in trend if value is not None]
         tiles.append({"kpi": kpi, "value": total.value if total else None,
                       "drill": kpi_drill_url(kpi, as_of=at, window=window, facilities=facilities)
@@ -76,7 +78,7 @@ def tower(request: Request, conn: ReadConn, principal: Annotated[Principal, Depe
     sliced = _sliced(report, by) if by else None
     return page(request, "tower.html", principal, title="Control tower", tiles=tiles, charts=charts, outbox=outbox,
                 at=at, window=window, windows=WINDOWS, by=by, dimensions=DIMENSIONS, sliced=sliced,
-                source=figures.source, computed_at=figures.computed_at)
+                figures=figures, scoped=facilities is not None)
 
 
 def _with_live_work(report: Any, queues: list[Any]) -> Any:
