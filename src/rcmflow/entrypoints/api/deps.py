@@ -5,13 +5,11 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import AsyncIterator
-from dataclasses import fields
+from dataclasses import dataclass, fields
 from typing import Annotated, Any
 
-import anyio.to_thread
 from fastapi import Depends, Path, Query, Request
-from sqlalchemy import Connection
+from sqlalchemy import Connection, Engine
 
 from rcmflow.adapters.store.schema import utc_now
 from rcmflow.domain.access import Principal
@@ -19,27 +17,33 @@ from rcmflow.entrypoints.api.pagination import MAX_LIMIT
 from rcmflow.services.audit import AuditEntry, append_audit
 
 
-# The connection dependencies are async on purpose: FastAPI runs a sync dependency in a worker thread, and two
-# extra thread hops per request (open, close) cost more than checking a connection out of the pool here. The
-# route (sync, in a thread) does the queries.
-async def read_connection(request: Request) -> AsyncIterator[Connection]:
-    with request.app.state.engine.connect() as conn:
-        yield conn
+@dataclass(frozen=True, slots=True)
+class RequestConnection:
+    """What a route's ``conn: ReadConn`` or ``conn: WriteConn`` holds until its route runs: the route's own worker
+    thread (``routing.OneHopRoute``) checks the connection out, runs the route, commits a write and returns the
+    connection to the pool, all in the one thread hop. A FastAPI dependency that opened it would check it out and
+    return it on the event loop: on PostgreSQL the pool's ping and the reset's rollback are round trips that would
+    stall every other request of the process, and a yield dependency costs two more context switches."""
+
+    engine: Engine
+    write: bool
+
+    def __getattr__(self, name: str) -> Any:
+        raise TypeError("a route that takes ReadConn or WriteConn must be a OneHopRoute (entrypoints.api.routing)")
 
 
-async def write_connection(request: Request) -> AsyncIterator[Connection]:
-    """One transaction per request: the change and its audit rows commit together or not at all."""
-    with request.app.state.engine.connect() as conn:
-        yield conn
-        # Commit in a thread: on PostgreSQL it waits for the server (and on SQLite for the disk). The route may
-        # have failed, in which case the generator is closed at the yield and the connection rolls back.
-        await anyio.to_thread.run_sync(conn.commit)
+async def read_connection(request: Request) -> RequestConnection:
+    return RequestConnection(request.app.state.engine, write=False)
 
 
-# scope="function": the connection is released (and a write committed) when the route returns, before the
-# response is sent. The default ("request") would commit after the client already had its 200.
-ReadConn = Annotated[Connection, Depends(read_connection, scope="function")]
-WriteConn = Annotated[Connection, Depends(write_connection, scope="function")]
+async def write_connection(request: Request) -> RequestConnection:
+    """One transaction per request: the change and its audit rows commit together, before the answer is sent,
+    or not at all when the route fails."""
+    return RequestConnection(request.app.state.engine, write=True)
+
+
+ReadConn = Annotated[Connection, Depends(read_connection)]
+WriteConn = Annotated[Connection, Depends(write_connection)]
 Limit = Annotated[int, Query(ge=1, le=MAX_LIMIT, description="Items per page.")]
 MAX_ID = 2**63 - 1  # the largest id either database stores (BIGINT): anything above is no id of ours
 Id = Annotated[int, Path(ge=1, le=MAX_ID)]

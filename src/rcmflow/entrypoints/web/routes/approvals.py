@@ -14,13 +14,14 @@ from rcmflow.adapters.store.schema import approval_requests
 from rcmflow.domain.access import Principal
 from rcmflow.entrypoints.api.deps import Id, ReadConn, audit
 from rcmflow.entrypoints.api.routes_shared import approval_body
+from rcmflow.entrypoints.api.routing import OneHopRoute
 from rcmflow.entrypoints.api.security import facility_filter, require
 from rcmflow.entrypoints.web.filters import period, refuse_unknown_filters
 from rcmflow.entrypoints.web.forms import Form, submitted_form
 from rcmflow.entrypoints.web.render import now, page, when
 from rcmflow.errors import InputError
 
-router = APIRouter(prefix="/ui/approvals", include_in_schema=False)
+router = APIRouter(prefix="/ui/approvals", include_in_schema=False, route_class=OneHopRoute)
 Reader = Annotated[Principal, Depends(require("approvals:read"))]
 Decider = Annotated[Principal, Depends(require("approvals:decide"))]
 Submitted = Annotated[Form, Depends(submitted_form)]

@@ -17,11 +17,12 @@ from rcmflow.domain.access import Principal
 from rcmflow.entrypoints.api.deps import ReadConn
 from rcmflow.entrypoints.api.pagination import decode_cursor, encode_cursor
 from rcmflow.entrypoints.api.pagination import page as cursor_page
+from rcmflow.entrypoints.api.routing import OneHopRoute
 from rcmflow.entrypoints.api.security import require
 from rcmflow.entrypoints.web.render import page
 from rcmflow.errors import InputError
 
-router = APIRouter(prefix="/ui/audit", include_in_schema=False)
+router = APIRouter(prefix="/ui/audit", include_in_schema=False, route_class=OneHopRoute)
 PAGE_SIZE = 50
 ORDER = "-id"
 AUTO_VERIFY_ROWS = 10_000  # about 0.3 s of re-hashing (measured on SQLite); beyond it, verify on request

@@ -18,12 +18,13 @@ from rcmflow.domain.kpis import AGING_BUCKETS
 from rcmflow.entrypoints.api.deps import Id, ReadConn, audit_read
 from rcmflow.entrypoints.api.pagination import decode_cursor
 from rcmflow.entrypoints.api.pagination import page as cursor_page
+from rcmflow.entrypoints.api.routing import OneHopRoute
 from rcmflow.entrypoints.api.security import check_facility, facility_filter, require
 from rcmflow.entrypoints.web.filters import choice, period, refuse_unknown_filters
 from rcmflow.entrypoints.web.render import now, page, when
 from rcmflow.errors import InputError, NotFoundError
 
-router = APIRouter(prefix="/ui/claims", include_in_schema=False)
+router = APIRouter(prefix="/ui/claims", include_in_schema=False, route_class=OneHopRoute)
 PAGE_SIZE = 50
 SORTS = {"-id": "Newest first", "id": "Oldest first", "-total_charge": "Largest charge first",
          "total_charge": "Smallest charge first"}

@@ -15,12 +15,13 @@ from rcmflow.domain.access import Principal
 from rcmflow.entrypoints.api.deps import Id, ReadConn
 from rcmflow.entrypoints.api.pagination import decode_cursor
 from rcmflow.entrypoints.api.pagination import page as cursor_page
+from rcmflow.entrypoints.api.routing import OneHopRoute
 from rcmflow.entrypoints.api.security import facility_filter, require
 from rcmflow.entrypoints.web.filters import choice, period, refuse_unknown_filters
 from rcmflow.entrypoints.web.render import now, page, when
 from rcmflow.errors import InputError
 
-router = APIRouter(prefix="/ui", include_in_schema=False)
+router = APIRouter(prefix="/ui", include_in_schema=False, route_class=OneHopRoute)
 PAGE_SIZE = 50
 ORDER = "-id"  # newest first, as the API lists them
 RemittanceReader = Annotated[Principal, Depends(require("remittances:read"))]

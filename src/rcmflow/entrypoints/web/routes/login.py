@@ -10,11 +10,12 @@ from fastapi.responses import RedirectResponse, Response
 from rcmflow.adapters.store.schema import utc_now
 from rcmflow.domain.access import Principal
 from rcmflow.entrypoints.api.deps import audit
+from rcmflow.entrypoints.api.routing import OneHopRoute
 from rcmflow.entrypoints.api.security import SESSION_COOKIE, current_principal
 from rcmflow.entrypoints.web.forms import Form, read_form, submitted_form
 from rcmflow.entrypoints.web.render import NAVIGATION, page
 
-router = APIRouter(prefix="/ui", include_in_schema=False)
+router = APIRouter(prefix="/ui", include_in_schema=False, route_class=OneHopRoute)
 
 
 def _safe_next(target: str) -> str:

@@ -19,12 +19,13 @@ from fastapi.responses import Response
 from rcmflow.domain.access import Principal
 from rcmflow.domain.states import MACHINES
 from rcmflow.entrypoints.api.deps import ReadConn
+from rcmflow.entrypoints.api.routing import OneHopRoute
 from rcmflow.entrypoints.api.security import facility_filter, require
 from rcmflow.entrypoints.web.process_map import layout
 from rcmflow.entrypoints.web.render import now, page
 from rcmflow.errors import InputError
 
-router = APIRouter(prefix="/ui", include_in_schema=False)
+router = APIRouter(prefix="/ui", include_in_schema=False, route_class=OneHopRoute)
 CACHE_SECONDS = 300
 _cache: dict[tuple[Any, ...], tuple[float, Any]] = {}
 _lock = threading.Lock()

@@ -14,11 +14,12 @@ from rcmflow.domain.access import Principal
 from rcmflow.entrypoints.api.deps import ReadConn
 from rcmflow.entrypoints.api.pagination import decode_cursor
 from rcmflow.entrypoints.api.pagination import page as cursor_page
+from rcmflow.entrypoints.api.routing import OneHopRoute
 from rcmflow.entrypoints.api.security import facility_filter, require
 from rcmflow.entrypoints.web.filters import choice, flag, period, refuse_unknown_filters
 from rcmflow.entrypoints.web.render import now, page, when
 
-router = APIRouter(prefix="/ui/rework", include_in_schema=False)
+router = APIRouter(prefix="/ui/rework", include_in_schema=False, route_class=OneHopRoute)
 PAGE_SIZE = 50
 ORDER = "-id"
 DEFAULT_WINDOW = 30  # the control tower's

@@ -16,12 +16,13 @@ from fastapi.responses import Response
 from rcmflow.domain.access import Principal
 from rcmflow.domain.kpis import AGING_BUCKETS, DIMENSIONS, KPIS
 from rcmflow.entrypoints.api.deps import ReadConn
+from rcmflow.entrypoints.api.routing import OneHopRoute
 from rcmflow.entrypoints.api.security import facility_filter, require
 from rcmflow.entrypoints.web.charts import Chart, bar_chart, line_chart, sparkline
 from rcmflow.entrypoints.web.links import LIST_PERMISSIONS, denial_category_url, kpi_drill_url, list_url
 from rcmflow.entrypoints.web.render import now, page
 
-router = APIRouter(prefix="/ui", include_in_schema=False)
+router = APIRouter(prefix="/ui", include_in_schema=False, route_class=OneHopRoute)
 WINDOWS = (7, 30, 90)
 TREND_DAYS = 14
 AGING_SUBJECTS = {"claims": "Open claims", "ar": "Insurance A/R (claims)", "work_items": "Open work items"}

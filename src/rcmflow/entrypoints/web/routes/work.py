@@ -15,13 +15,14 @@ from rcmflow.domain.kpis import age_window
 from rcmflow.entrypoints.api.deps import Id, ReadConn, audit, shallow
 from rcmflow.entrypoints.api.pagination import decode_cursor
 from rcmflow.entrypoints.api.pagination import page as cursor_page
+from rcmflow.entrypoints.api.routing import OneHopRoute
 from rcmflow.entrypoints.api.security import check_facility, facility_filter, require
 from rcmflow.entrypoints.web.filters import flag, period, refuse_unknown_filters
 from rcmflow.entrypoints.web.forms import Form, submitted_form
 from rcmflow.entrypoints.web.render import now, page, when
 from rcmflow.errors import InputError
 
-router = APIRouter(prefix="/ui/work", include_in_schema=False)
+router = APIRouter(prefix="/ui/work", include_in_schema=False, route_class=OneHopRoute)
 PAGE_SIZE = 50
 SORTS = {"-priority": "Most urgent first", "created_at": "Oldest first", "-created_at": "Newest first",
          "id": "By number"}
