@@ -5,8 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from sqlalchemy import Engine
+from sqlalchemy import Engine, text
+from sqlalchemy.exc import DBAPIError
 
+from rcmflow.adapters.store import engine as engine_module
 from rcmflow.adapters.store.engine import (
     SQLITE_BUSY_TIMEOUT_MS,
     create_engine_for,
@@ -31,14 +33,45 @@ def test_sqlite_engine_creates_its_folder_and_sets_pragmas(tmp_path: Path) -> No
         engine.dispose()
 
 
-def test_postgres_urls_use_psycopg3_with_pre_ping() -> None:
+def test_postgres_urls_use_psycopg3() -> None:
     # No connection is made: creating an engine is lazy.
     engine = create_engine_for("postgresql://rcm@db.invalid/rcm")
     try:
         assert engine.dialect.driver == "psycopg"
-        assert engine.pool._pre_ping is True  # type: ignore[attr-defined]
     finally:
         engine.dispose()
+
+
+def test_a_pooled_postgres_connection_dropped_while_idle_is_replaced(
+        database_backend: str, empty_database_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    if database_backend != "postgresql":
+        pytest.skip("a PostgreSQL server drops the connection")
+    engine = create_engine_for(empty_database_url, pool_size=1, max_overflow=0)
+    admin = create_engine_for(empty_database_url)  # drops the connection: a failover, an idle timeout
+
+    def drop(pid: int) -> None:
+        with admin.connect() as other:
+            other.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
+
+    try:
+        with engine.connect() as conn:
+            dropped = conn.execute(text("SELECT pg_backend_pid()")).scalar_one()
+        drop(dropped)
+
+        # Just back in the pool: not pinged (no round trip per request), so the dropped connection fails once...
+        with pytest.raises(DBAPIError), engine.connect() as conn:
+            conn.execute(text("SELECT 1"))
+        with engine.connect() as conn:  # ...and SQLAlchemy replaced it
+            dropped = conn.execute(text("SELECT pg_backend_pid()")).scalar_one()
+        drop(dropped)
+
+        # Idle in the pool longer than the limit: pinged on checkout, and replaced before it is handed out.
+        monkeypatch.setattr(engine_module, "PING_IDLE_AFTER_SECONDS", 0.0)
+        with engine.connect() as conn:
+            assert conn.execute(text("SELECT pg_backend_pid()")).scalar_one() != dropped
+    finally:
+        engine.dispose()
+        admin.dispose()
 
 
 def test_unsupported_url_is_a_configuration_error() -> None:

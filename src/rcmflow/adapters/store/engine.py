@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import threading
+import time
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import DisconnectionError
 
 from rcmflow.settings import Settings, get_settings, normalise_database_url
 
@@ -48,9 +50,36 @@ def create_engine_for(url: str | URL, **engine_options: Any) -> Engine:
         engine = create_engine(parsed, **engine_options)
         event.listen(engine, "connect", _set_sqlite_pragmas)
         return engine
-    # pre_ping: a pooled connection dropped by a failover or idle timeout is replaced, not handed out.
-    engine_options.setdefault("pool_pre_ping", True)
-    return create_engine(parsed, **engine_options)
+    engine = create_engine(parsed, **engine_options)
+    # A pooled connection dropped by a failover or an idle timeout is replaced, not handed out: one that sat in the
+    # pool longer than PING_IDLE_AFTER_SECONDS is pinged on checkout. SQLAlchemy's pool_pre_ping pings on every
+    # checkout, a round trip per API request; a connection back in the pool milliseconds ago needs none (a drop
+    # in that gap still fails one statement, and SQLAlchemy then replaces every pooled connection).
+    event.listen(engine, "checkin", _note_checkin)
+    event.listen(engine, "checkout", _idle_ping(engine.dialect))
+    return engine
+
+
+# How long a connection may sit in the pool before it is pinged when checked out again.
+PING_IDLE_AFTER_SECONDS = 5.0
+
+
+def _note_checkin(_dbapi_connection: Any, connection_record: Any) -> None:
+    connection_record.info["checked_in_at"] = time.monotonic()
+
+
+def _idle_ping(dialect: Any) -> Any:
+    def ping_if_idle(dbapi_connection: Any, connection_record: Any, _connection_proxy: Any) -> None:
+        checked_in = connection_record.info.get("checked_in_at")
+        if checked_in is None or time.monotonic() - checked_in <= PING_IDLE_AFTER_SECONDS:
+            return
+        try:
+            dialect.do_ping(dbapi_connection)
+        except Exception as exc:
+            # The pool discards this connection and checks out another (SQLAlchemy's documented custom ping).
+            raise DisconnectionError(f"pooled connection failed its ping: {exc}") from exc
+
+    return ping_if_idle
 
 
 def get_engine(settings: Settings | None = None) -> Engine:
