@@ -91,6 +91,10 @@ class Settings(BaseSettings):
     reconciliation_age_days: int = Field(default=3, ge=0)
     # Claim payments posted per transaction: a crash loses at most one batch's work (redone on the next run).
     posting_batch_size: int = Field(default=20_000, ge=1, le=1_000_000)
+    # The control tower's reports and the process maps stored per facility set of the principals limited to some
+    # facilities: the most facility sets one run of the "kpi reports" or the "process maps" schedule refreshes
+    # (those refreshed longest ago first; each costs about what the organisation's own refresh costs).
+    stored_facility_sets_per_run: int = Field(default=4, ge=0, le=1_000)
     # Payer contracts (expected allowed amounts, variance tolerance): a YAML file; None means the shipped one.
     payer_contracts: Path | None = None
     # The claim scrubber: extra rule packs (files or folders of YAML, loaded after the built-in packs, as a

@@ -1,25 +1,38 @@
 """The control tower's stored KPI reports: what is stored answers exactly what computing live answers (in total, per
-slice, and for a person limited to one facility), and the tower reads it only when live would be slow and it
-answers the view asked for; a stale report is served at once and refreshed once, in the background."""
+slice, for a person limited to one facility, and for one limited to several from their facility set's own report),
+and the tower reads it only when live would be slow and it answers the view asked for; a stale report is served at
+once and refreshed once, in the background."""
 
 from __future__ import annotations
 
+import json
 from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
 from sqlalchemy import Engine, func, select, update
 
-from rcmflow.adapters.store.schema import event_log, kpi_reports, utc_now
+from rcmflow.adapters.store.schema import event_log, kpi_reports, principals, utc_now
 from rcmflow.domain.kpis import DIMENSIONS, KPIS
 from rcmflow.services import kpi_reports as reports
 from rcmflow.services.background import claim_refresh, wait_for_background
 from rcmflow.services.events import append_events
 from rcmflow.services.kpis import compute_kpis
+from rcmflow.services.principals import create_client, create_user
 from rcmflow.services.throughput import SERIES, daily_throughput
 from rcmflow.services.worker import default_schedules, kpi_report_schedule
+from tests.entrypoints.web.browser import PASSWORD
 from tests.entrypoints.web.revenue_story import CLINIC_NPI, tell
-from tests.services.test_kpis import AS_OF, at, claim_story, event, payment_story, work_story  # noqa: F401  (fixtures used below)
+from tests.services.test_kpis import (  # noqa: F401  (fixtures used below)
+    AS_OF,
+    add_claim,
+    add_work_item,
+    at,
+    claim_story,
+    event,
+    payment_story,
+    work_story,
+)
 
 
 @pytest.fixture
@@ -32,14 +45,15 @@ def as_of(engine: Engine, tmp_path: Path) -> datetime:
 
 
 def _slow(engine: Engine, *, ms: int = 5_000, age: timedelta = timedelta(0)) -> None:
-    """Pretend the stored report took ``ms`` to compute, ``age`` ago."""
+    """Pretend the stored reports took ``ms`` to compute, ``age`` ago."""
     with engine.begin() as conn:
         conn.execute(update(kpi_reports).values(duration_ms=ms, computed_at=utc_now() - age))
 
 
-def _stored(engine: Engine, window_days: int = 30) -> reports.StoredReport:
+def _stored(engine: Engine, window_days: int = 30,
+            facilities: tuple[str, ...] | None = None) -> reports.StoredReport:
     with engine.connect() as conn:
-        found = reports.stored_report(conn, window_days=window_days)
+        found = reports.stored_report(conn, window_days=window_days, facilities=facilities)
     assert found is not None
     return found
 
@@ -141,7 +155,8 @@ def test_a_person_of_one_facility_reads_its_own_stored_figures_and_of_several_fa
         assert by_payer.source == "live"
         assert by_payer.report == compute_kpis(conn, as_of=later, window_days=30, by="payer",
                                                facilities=(CLINIC_NPI,))
-        # Several facilities: medians of several facilities are no sum of theirs, so live.
+        # Several facilities: medians of several facilities are no sum of theirs, so live until their own facility
+        # set's report is stored.
         several = reports.tower_report(conn, as_of=later, window_days=30, by=None,
                                        facilities=(CLINIC_NPI, "1234567890"))
         assert several.source == "live" and several.report.as_of == later
@@ -213,3 +228,119 @@ def test_every_kpi_says_what_nothing_counted_is(engine: Engine) -> None:
     for key, kpi in KPIS.items():
         if "facility" in kpi.dimensions:
             assert nothing_counted(key) == empty.value(key), key
+
+
+TWO = ("F1", "F2")  # the facility set of the people below; F3 is another facility of the organisation
+
+
+@pytest.fixture
+def third_facility(engine: Engine) -> None:
+    """F3: open and paid claims, open and resolved work items, and the throughput chart's events, in the window."""
+    with engine.begin() as conn:
+        add_claim(conn, facility="F3", payer="P1", department="D1", state="submitted", created=at(6, 15),
+                  total="900.00")
+        add_claim(conn, facility="F3", payer="P2", state="coded", created=at(6, 25), total="20.00", findings=[1])
+        add_work_item(conn, facility="F3", payer="P1", queue="denials", item_type="denial", state="open",
+                      created=at(6, 2), due=at(6, 3))
+        add_work_item(conn, facility="F3", payer="P1", queue="denials", item_type="denial", state="resolved",
+                      created=at(6, 3), due=at(6, 4), resolved=at(6, 28))
+        append_events(conn, [event(kind, f"F3-{n}", None, "done", at(6, 22, n), activity=activity, facility="F3")
+                             for n, (_, kind, activity) in enumerate(SERIES)])
+
+
+def _people(engine: Engine) -> None:
+    """Who is limited to which facilities: two people and a system of F1 and F2 (one set), a person of F3 (one
+    facility: the organisation's facility slice answers them), a coder of F1 and F3 (no tower for a coder), and a
+    person of F2 and F3 who has left."""
+    with engine.begin() as conn:
+        for name, roles, facilities in (("two.sites", ["admin"], ["F2", "F1"]), ("two.sites.b", ["biller"], TWO),
+                                        ("third.site", ["admin"], ["F3"]), ("coder.sites", ["coder"], ["F1", "F3"]),
+                                        ("left.sites", ["admin"], ["F2", "F3"])):
+            create_user(conn, name, PASSWORD, roles=roles, facilities=facilities, actor="test", now=AS_OF)
+        create_client(conn, "two sites feed", roles=["controller"], facilities=TWO, actor="test", now=AS_OF)
+        conn.execute(update(principals).where(principals.c.name == "left.sites").values(active=False))
+
+
+@pytest.mark.usefixtures("claim_story", "payment_story", "work_story", "facility_events", "third_facility")
+def test_the_worker_stores_each_facility_sets_own_report_and_it_is_what_computing_over_those_facilities_gives(
+        engine: Engine) -> None:
+    _people(engine)
+    outcome = kpi_report_schedule().run(engine, AS_OF)
+    assert {k: outcome["facility sets"][k] for k in ("held", "refreshed", "left for later runs")} == {
+        "held": 1, "refreshed": 1, "left for later runs": 0}
+    with engine.connect() as conn:
+        rows = {(row.facility_scope, row.window_days)
+                for row in conn.execute(select(kpi_reports.c.facility_scope, kpi_reports.c.window_days))}
+        assert rows == {(scope, w) for scope in ("", "F1,F2") for w in reports.WINDOWS}
+        stored_json = conn.execute(select(kpi_reports.c.report).where(kpi_reports.c.facility_scope == "F1,F2",
+                                                                      kpi_reports.c.window_days == 30)).scalar_one()
+    _slow(engine)
+    later = AS_OF + timedelta(hours=2)
+    with engine.connect() as conn:
+        for by in (None, *DIMENSIONS):
+            figures = reports.tower_report(conn, as_of=later, window_days=30, by=by, facilities=("F2", "F1"))
+            assert (figures.source, figures.facilities, figures.facility) == ("stored", TWO, None)
+            live = compute_kpis(conn, as_of=AS_OF, window_days=30, by=by, facilities=TWO)
+            for key in KPIS:
+                assert figures.report.value(key) == live.value(key), (by, key)
+            assert figures.report == live, by  # every group, the aging and the denial categories as well
+        assert figures.throughput == daily_throughput(conn, since=AS_OF - timedelta(days=reports.THROUGHPUT_DAYS),
+                                                      until=AS_OF, facilities=TWO)
+        every = compute_kpis(conn, as_of=AS_OF, window_days=30)
+        two = compute_kpis(conn, as_of=AS_OF, window_days=30, facilities=TWO)
+        by_facility = reports.tower_report(conn, as_of=later, window_days=30, by="facility", facilities=TWO).report
+    # Other facilities' data is not in it: not in the stored row, not in any group, not in the totals.
+    assert "F3" not in json.dumps(stored_json)
+    assert {v.group for v in by_facility.values if v.group is not None} == set(TWO)
+    assert two.value("claims_backlog").value < every.value("claims_backlog").value  # type: ignore[operator]
+    # Figures of every kind to compare, medians among them (no combination of per-facility figures gives those).
+    assert two.value("exception_resolution_hours_median").value is not None
+    assert two.value("denial_rate").value is not None and two.value("days_in_ar").value is not None
+    assert two.denials_by_category and any(row.count for row in two.aging)
+    assert any(count for _, count in figures.throughput["Claims submitted"])
+
+
+@pytest.mark.usefixtures("claim_story", "work_story", "third_facility")
+def test_a_facility_set_with_no_stored_report_is_computed_live_and_its_report_stored_for_the_next_page(
+        engine: Engine, monkeypatch: pytest.MonkeyPatch) -> None:
+    with engine.begin() as conn:
+        reports.refresh_kpi_report(conn, as_of=AS_OF, window_days=30)  # the organisation's, slow below
+    _slow(engine)
+    monkeypatch.setattr(reports, "LIVE_BUDGET_MS", 0)  # every computation counts as slow here
+    sites = ("F3", "F1")  # a person created since the worker's last run
+    with engine.connect() as conn:
+        first = reports.tower_report(conn, as_of=AS_OF, window_days=30, by=None, facilities=sites)
+        assert (first.source, first.facilities) == ("live", None)
+        assert first.report == compute_kpis(conn, as_of=AS_OF, window_days=30, facilities=sites)
+    assert wait_for_background()
+    stored = _stored(engine, facilities=("F1", "F3"))  # the set's own report, whatever order the ids came in
+    assert stored.slices.as_of == AS_OF
+    with engine.connect() as conn:
+        second = reports.tower_report(conn, as_of=AS_OF + timedelta(minutes=1), window_days=30, by="payer",
+                                      facilities=sites)
+        assert (second.source, second.facilities) == ("stored", ("F1", "F3"))
+        assert second.report == compute_kpis(conn, as_of=AS_OF, window_days=30, by="payer", facilities=sites)
+    assert _stored(engine).slices.as_of == AS_OF  # the organisation's report was left alone
+
+
+@pytest.mark.usefixtures("claim_story", "work_story", "third_facility")
+def test_a_stale_facility_set_report_is_served_at_once_and_only_it_is_refreshed(engine: Engine) -> None:
+    with engine.begin() as conn:
+        reports.refresh_kpi_report(conn, as_of=AS_OF, window_days=30)
+        reports.refresh_kpi_report(conn, as_of=AS_OF, window_days=30, facilities=TWO)
+        add_claim(conn, facility="F1", payer="P1", state="submitted", created=at(6, 30, 13), total="5.00")
+    _slow(engine, age=reports.MAX_AGE + timedelta(minutes=1))
+    before = _stored(engine, facilities=TWO).computed_at
+    later = AS_OF + timedelta(hours=3)
+    with engine.connect() as conn:
+        stale = reports.tower_report(conn, as_of=later, window_days=30, by=None, facilities=TWO)
+    assert (stale.source, stale.stale, stale.computed_at, stale.facilities) == ("stored", True, before, TWO)
+    assert stale.report.as_of == AS_OF
+    assert wait_for_background()
+    refreshed = _stored(engine, facilities=TWO)
+    assert refreshed.slices.as_of == later and refreshed.computed_at > before
+    with engine.connect() as conn:
+        assert reports.report_of(refreshed.slices, None) == compute_kpis(conn, as_of=later, window_days=30,
+                                                                         facilities=TWO)
+    assert reports.report_of(refreshed.slices, None).value("claims_backlog") != stale.report.value("claims_backlog")
+    assert _stored(engine).slices.as_of == AS_OF  # the organisation's stale report: refreshed by its own pages

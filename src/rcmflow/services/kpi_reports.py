@@ -15,13 +15,17 @@ Who the stored report serves, exactly:
   computation limited to it counts), with the facility's own aging, denial categories and throughput, also
   stored per facility; the organisation-wide KPIs have no value for them, as live. Sliced by another dimension
   (payer within their facility) is not stored: live;
-- a person limited to several facilities: live. Counts and ratios of sums would add up across facilities, but
-  the medians and the 90th percentile would not, and days in A/R divides by rounded daily charges.
+- a person limited to several facilities: the report stored for exactly their facility set (``facility_scope``,
+  ``services.facility_scopes``), computed over those facilities by every dimension. Counts and ratios of sums would
+  add up across facilities, but the medians and the 90th percentile would not, and days in A/R divides by rounded
+  daily charges, so no combination of the organisation's report gives them. The worker's run stores one per set
+  held by an active principal (at most ``stored_facility_sets_per_run`` sets a run); a set not stored yet (a
+  principal created since) is computed live, and when that was slow the page starts the refresh that stores it.
 
 A stored report older than ``MAX_AGE`` (no worker refreshed it) is still served, saying when it was computed,
-and one refresh starts in the background (``services.background``; across processes, the row's
-``refreshing_until`` lease lets one process at a time do it). Only when no report is stored does a page compute
-the figures itself; it stores them when that was slow, so the next page reads them.
+and one refresh of it (this window, this facility set) starts in the background (``services.background``; across
+processes, the row's ``refreshing_until`` lease lets one process at a time do it). Only when no report is stored
+does a page compute the figures itself; it stores them when that was slow, so the next page reads them.
 """
 
 from __future__ import annotations
@@ -38,6 +42,7 @@ from sqlalchemy import Connection, Engine, delete, select
 from rcmflow.adapters.store.schema import DEFAULT_ORGANISATION, kpi_reports, utc_now
 from rcmflow.domain.kpis import DIMENSIONS, KPIS
 from rcmflow.services.background import claim_refresh, start_once
+from rcmflow.services.facility_scopes import FacilitySet, refresh_facility_sets, scope_key
 from rcmflow.services.kpis import (
     KpiReport,
     KpiSlices,
@@ -70,6 +75,7 @@ class TowerFigures:
     source: str  # "live" or "stored"
     computed_at: datetime
     facility: str | None = None  # the facility whose own figures the stored report gave
+    facilities: tuple[str, ...] | None = None  # the facility set whose own stored report gave them
     stale: bool = False  # stored longer ago than MAX_AGE: a refresh runs in the background
 
 
@@ -198,62 +204,83 @@ class _Computed:
     elapsed_ms: int
 
 
-def _compute(conn: Connection, *, as_of: datetime, window_days: int, organisation_id: str) -> _Computed:
-    """Every KPI of the window, by every dimension, and the throughput in total and per facility."""
+def _compute(conn: Connection, *, as_of: datetime, window_days: int, organisation_id: str,
+             facilities: tuple[str, ...] | None) -> _Computed:
+    """Every KPI of the window, by every dimension, and the throughput in total and per facility; limited to
+    ``facilities`` when given (their own total throughput then: a person of several facilities sees no other)."""
     started = time.perf_counter()
     slices = compute_kpi_slices(conn, as_of=as_of, window_days=window_days, dimensions=DIMENSIONS,
-                                organisation_id=organisation_id)
-    throughput, by_facility = daily_throughput_by_facility(
-        conn, since=_throughput_since(as_of, window_days), until=as_of, organisation_id=organisation_id)
+                                facilities=facilities, organisation_id=organisation_id)
+    if facilities is None:
+        throughput, by_facility = daily_throughput_by_facility(
+            conn, since=_throughput_since(as_of, window_days), until=as_of, organisation_id=organisation_id)
+    else:
+        throughput, by_facility = _throughput(conn, as_of, window_days, facilities, organisation_id), {}
     return _Computed(slices, throughput, by_facility, window_days, int((time.perf_counter() - started) * 1000))
 
 
-def _store(conn: Connection, computed: _Computed, organisation_id: str) -> None:
+def _key(window_days: int, organisation_id: str, facilities: tuple[str, ...] | None) -> list[Any]:
     r = kpi_reports.c
-    conn.execute(delete(kpi_reports).where(r.organisation_id == organisation_id,
-                                           r.window_days == computed.window_days))
+    return [r.organisation_id == organisation_id, r.window_days == window_days,
+            r.facility_scope == scope_key(facilities)]
+
+
+def _store(conn: Connection, computed: _Computed, organisation_id: str, facilities: tuple[str, ...] | None) -> None:
+    conn.execute(delete(kpi_reports).where(*_key(computed.window_days, organisation_id, facilities)))
     conn.execute(kpi_reports.insert().values(
-        organisation_id=organisation_id, window_days=computed.window_days, as_of=computed.slices.as_of,
-        computed_at=utc_now(), duration_ms=computed.elapsed_ms,
+        organisation_id=organisation_id, window_days=computed.window_days, facility_scope=scope_key(facilities),
+        as_of=computed.slices.as_of, computed_at=utc_now(), duration_ms=computed.elapsed_ms,
         report=_to_json(computed.slices, computed.throughput, computed.facility_throughput)))
 
 
 def refresh_kpi_report(conn: Connection, *, as_of: datetime, window_days: int,
-                       organisation_id: str = DEFAULT_ORGANISATION) -> int:
-    """Compute and store one window's report (every KPI, every dimension's groups) in the caller's transaction;
-    returns the milliseconds computing it took."""
-    computed = _compute(conn, as_of=as_of, window_days=window_days, organisation_id=organisation_id)
-    _store(conn, computed, organisation_id)
+                       organisation_id: str = DEFAULT_ORGANISATION, facilities: tuple[str, ...] | None = None) -> int:
+    """Compute and store one window's report (every KPI, every dimension's groups; over ``facilities`` only when
+    given) in the caller's transaction; returns the milliseconds computing it took."""
+    computed = _compute(conn, as_of=as_of, window_days=window_days, organisation_id=organisation_id,
+                        facilities=facilities)
+    _store(conn, computed, organisation_id, facilities)
     return computed.elapsed_ms
 
 
 def refresh_kpi_report_apart(engine: Engine, *, as_of: datetime, window_days: int,
-                             organisation_id: str = DEFAULT_ORGANISATION) -> int:
+                             organisation_id: str = DEFAULT_ORGANISATION,
+                             facilities: tuple[str, ...] | None = None) -> int:
     """``refresh_kpi_report`` reading on a connection of its own and writing in a short transaction of its own:
     seconds of reading hold no write lock (SQLite has one writer)."""
     with engine.connect() as conn:
-        computed = _compute(conn, as_of=as_of, window_days=window_days, organisation_id=organisation_id)
+        computed = _compute(conn, as_of=as_of, window_days=window_days, organisation_id=organisation_id,
+                            facilities=facilities)
     with engine.begin() as conn:
-        _store(conn, computed, organisation_id)
+        _store(conn, computed, organisation_id, facilities)
     return computed.elapsed_ms
 
 
-def stored_report(conn: Connection, *, window_days: int,
-                  organisation_id: str = DEFAULT_ORGANISATION) -> StoredReport | None:
-    """The stored report of a window, if any."""
+def stored_report(conn: Connection, *, window_days: int, organisation_id: str = DEFAULT_ORGANISATION,
+                  facilities: tuple[str, ...] | None = None) -> StoredReport | None:
+    """The stored report of a window (over every facility, or the one of exactly ``facilities``), if any."""
     r = kpi_reports.c
     row = conn.execute(select(r.report, r.computed_at, r.duration_ms).where(
-        r.organisation_id == organisation_id, r.window_days == window_days)).first()
+        *_key(window_days, organisation_id, facilities))).first()
     if row is None:
         return None
     slices, throughput, facility_throughput = _from_json(row.report)
     return StoredReport(slices, throughput, facility_throughput, row.computed_at, row.duration_ms)
 
 
+def _several(facilities: tuple[str, ...] | None) -> tuple[str, ...] | None:
+    """The facility set whose own stored report answers a person limited to ``facilities``: theirs when they are
+    several (None: one facility or every facility, which the organisation's report answers)."""
+    if facilities is None or len(set(facilities)) < 2:
+        return None
+    return tuple(sorted(set(facilities)))
+
+
 def _served(stored: StoredReport, by: str | None,
             facilities: tuple[str, ...] | None) -> tuple[KpiReport, Throughput, str | None] | None:
-    """The figures the stored report gives exactly for this view, or None when only live would be exact."""
-    if facilities is None:
+    """The figures the stored report gives exactly for this view, or None when only live would be exact. A stored
+    report of several facilities is their own (``_several``): it answers their view as the organisation's does."""
+    if facilities is None or _several(facilities) is not None:
         return report_of(stored.slices, by), stored.throughput, None
     if len(facilities) != 1 or by not in (None, "facility") or stored.facility_throughput is None:
         return None
@@ -270,15 +297,18 @@ def _stale(stored: StoredReport) -> bool:
 def tower_report(conn: Connection, *, as_of: datetime, window_days: int, by: str | None,
                  facilities: tuple[str, ...] | None, organisation_id: str = DEFAULT_ORGANISATION) -> TowerFigures:
     """The control tower's figures: live when that is cheap (or no stored report answers this view exactly),
-    else the stored report of the window, stale or not; a stale one is refreshed in the background."""
-    stored = stored_report(conn, window_days=window_days, organisation_id=organisation_id)
+    else the stored report of the window (of the person's facility set when they have several), stale or not; a
+    stale one is refreshed in the background."""
+    own = _several(facilities)
+    stored = stored_report(conn, window_days=window_days, organisation_id=organisation_id, facilities=own)
     served = None if stored is None or stored.duration_ms < LIVE_BUDGET_MS else _served(stored, by, facilities)
     if stored is not None and served is not None:
         report, throughput, facility = served
         stale = _stale(stored)
         if stale:
-            refresh_in_background(conn.engine, as_of=as_of, window_days=window_days, organisation_id=organisation_id)
-        return TowerFigures(report, throughput, "stored", stored.computed_at, facility, stale)
+            refresh_in_background(conn.engine, as_of=as_of, window_days=window_days, organisation_id=organisation_id,
+                                  facilities=own)
+        return TowerFigures(report, throughput, "stored", stored.computed_at, facility, own, stale)
     started = time.perf_counter()
     slices = compute_kpi_slices(conn, as_of=as_of, window_days=window_days, dimensions=() if by is None else (by,),
                                 facilities=facilities, organisation_id=organisation_id)
@@ -287,29 +317,32 @@ def tower_report(conn: Connection, *, as_of: datetime, window_days: int, by: str
     if slow and window_days in WINDOWS and (stored is None or stored.duration_ms < LIVE_BUDGET_MS or _stale(stored)):
         # The next page should find a (fresh) stored report: computed by every dimension in the background,
         # since this request's connection only reads. Only the tower's windows: any other is computed live.
-        refresh_in_background(conn.engine, as_of=as_of, window_days=window_days, organisation_id=organisation_id)
+        refresh_in_background(conn.engine, as_of=as_of, window_days=window_days, organisation_id=organisation_id,
+                              facilities=own)
     return TowerFigures(report_of(slices, by), throughput, "live", as_of)
 
 
 def refresh_in_background(engine: Engine, *, as_of: datetime, window_days: int,
-                          organisation_id: str = DEFAULT_ORGANISATION) -> bool:
-    """Start one refresh of the window's report in a thread of this process, unless one runs (here, or in
-    another process that holds the row's lease); True when this call started it."""
+                          organisation_id: str = DEFAULT_ORGANISATION,
+                          facilities: tuple[str, ...] | None = None) -> bool:
+    """Start one refresh of the window's report (of ``facilities`` only, when given) in a thread of this process,
+    unless one runs (here, or in another process that holds the row's lease); True when this call started it."""
+    scope = scope_key(facilities)
 
     def refresh() -> None:
-        if claim_refresh(engine, kpi_reports, [kpi_reports.c.organisation_id == organisation_id,
-                                               kpi_reports.c.window_days == window_days], lease=REFRESH_LEASE):
+        if claim_refresh(engine, kpi_reports, _key(window_days, organisation_id, facilities), lease=REFRESH_LEASE):
             took = refresh_kpi_report_apart(engine, as_of=as_of, window_days=window_days,
-                                            organisation_id=organisation_id)
-            log.info("KPI report of %s, %d days, refreshed in the background in %d ms", organisation_id,
-                     window_days, took)
+                                            organisation_id=organisation_id, facilities=facilities)
+            log.info("KPI report of %s, %d days, facilities %r, refreshed in the background in %d ms",
+                     organisation_id, window_days, scope or "all", took)
 
-    return start_once(("kpi report", str(engine.url), organisation_id, window_days), refresh)
+    return start_once(("kpi report", str(engine.url), organisation_id, window_days, scope), refresh)
 
 
 def run_kpi_reports(engine: Engine, now: datetime) -> dict[str, Any]:
     """The worker's schedule: refresh every organisation's tower windows, each read apart and stored in a
-    short transaction of its own."""
+    short transaction of its own; then those of the facility sets of two or more facilities its principals are
+    limited to (at most ``stored_facility_sets_per_run`` sets, longest ago first)."""
     from rcmflow.services.kpi_snapshots import snapshot_organisations
 
     with engine.connect() as conn:
@@ -320,4 +353,11 @@ def run_kpi_reports(engine: Engine, now: datetime) -> dict[str, Any]:
             took.setdefault(organisation_id, {})[window_days] = refresh_kpi_report_apart(
                 engine, as_of=now, window_days=window_days, organisation_id=organisation_id)
     log.info("KPI reports refreshed for %d organisation(s): %s", len(organisations), took)
-    return {"organisations": len(organisations), "milliseconds": took}
+
+    def refresh_set(facility_set: FacilitySet) -> None:
+        for window_days in WINDOWS:
+            refresh_kpi_report_apart(engine, as_of=now, window_days=window_days,
+                                     organisation_id=facility_set.organisation_id, facilities=facility_set.facilities)
+
+    sets = refresh_facility_sets(engine, kpi_reports, organisations, least=2, refresh=refresh_set, what="KPI reports")
+    return {"organisations": len(organisations), "milliseconds": took, "facility sets": sets}

@@ -150,16 +150,18 @@ def kpi_snapshot_schedule(*, interval: timedelta = timedelta(hours=1)) -> Schedu
 
 
 def kpi_report_schedule(*, interval: timedelta = timedelta(minutes=5)) -> Schedule:
-    """Refresh the control tower's stored KPI reports every ``interval`` (``services.kpi_reports``): the pages of
-    a large organisation read them instead of computing over millions of rows."""
+    """Refresh the control tower's stored KPI reports every ``interval`` (``services.kpi_reports``; also those of
+    the facility sets people are limited to, ``services.facility_scopes``): the pages of a large organisation read
+    them instead of computing over millions of rows."""
     from rcmflow.services.kpi_reports import run_kpi_reports
 
     return Schedule("kpi reports", interval, run_kpi_reports)
 
 
 def process_map_schedule(*, interval: timedelta = timedelta(minutes=10)) -> Schedule:
-    """Mine and store the process map page's maps every ``interval`` (``services.process_maps``): the page of a
-    large organisation reads them instead of mining millions of events."""
+    """Mine and store the process map page's maps every ``interval`` (``services.process_maps``; also those of the
+    facility sets people are limited to): the page of a large organisation reads them instead of mining millions of
+    events."""
     from rcmflow.services.process_maps import run_process_maps
 
     return Schedule("process maps", interval, run_process_maps)

@@ -1027,11 +1027,14 @@ Index("ix_work_items_organisation_resolved", work_items.c.organisation_id, work_
 # The control tower's figures, pre-aggregated (services.kpi_reports): every KPI in total and per group of every
 # dimension, the aging, the denial categories and the daily throughput, for one window, as of ``as_of``. The
 # worker refreshes them; the tower reads one row instead of computing over millions of rows per page view.
+# ``facility_scope`` '' is every facility; else the report is limited to a facility set some principals are limited
+# to (services.facility_scopes.scope_key): their medians and percentiles are no combination of other rows.
 kpi_reports = Table(
     "kpi_reports",
     metadata,
     Column("organisation_id", String(64), primary_key=True),
     Column("window_days", Integer, primary_key=True),
+    Column("facility_scope", String(128), primary_key=True),
     Column("as_of", UtcDateTime, nullable=False),
     Column("computed_at", UtcDateTime, nullable=False),
     Column("duration_ms", Integer, nullable=False),  # what computing it took: decides live or stored
@@ -1042,13 +1045,14 @@ kpi_reports = Table(
 
 # The process map page's mined maps (services.process_maps), one per organisation, object type and window of
 # the page, mined over the ``window_days`` before ``until``: the worker refreshes them, the page reads one row
-# instead of mining millions of events.
+# instead of mining millions of events. ``facility_scope`` as in kpi_reports: a map of some facilities' events.
 process_maps = Table(
     "process_maps",
     metadata,
     Column("organisation_id", String(64), primary_key=True),
     Column("object_type", String(64), primary_key=True),
     Column("window_days", Integer, primary_key=True),
+    Column("facility_scope", String(128), primary_key=True),
     Column("until", UtcDateTime, nullable=False),
     Column("computed_at", UtcDateTime, nullable=False),
     Column("duration_ms", Integer, nullable=False),  # what mining it took: decides live or stored
