@@ -17,6 +17,7 @@ from rcmflow.domain.contracts import (
     PayerContractsError,
     Tolerance,
     Variance,
+    VarianceCalculator,
     actual_allowed,
     contract_variance,
     load_contracts,
@@ -141,6 +142,25 @@ def test_no_variance_without_a_contract_or_an_expectation() -> None:
     assert variance("99999", [line("99213", "110.00")], "0.00") is None
     assert variance("87726", [line("99215", "210.00")], "0.00") is None  # no fee, no fallback: no guess
     assert variance("87726", [line("99213", "110.00")], "0.00") == Variance(D("92.50"), ZERO, D("92.50"))
+
+
+def test_the_variance_calculator_gives_what_contract_variance_gives() -> None:
+    """Posting prices a run's claims through ``VarianceCalculator`` (contracts and line prices worked out once):
+    claim after claim, with the same lines in other digits, it must say exactly what ``contract_variance`` says."""
+    calculator = VarianceCalculator(DATED)
+    claims = [(payer, claim_type, day, lines, allowed)
+              for payer in ("60054", "04412", "99999")
+              for claim_type in ("P", "I")
+              for day in (date(2025, 6, 1), date(2026, 3, 1), date(2026, 8, 1), None)
+              for lines in ([line("99213", "110.00"), line("36415", "12.0", units="2")],
+                            [line("99213", "110.0"), line("36415", "12.00", units="2.0")], [])
+              for allowed in (D("88.00"), D("94.72"), D("180.00"))]
+    for payer, claim_type, day, lines, allowed in claims * 2:  # the second time from what it worked out
+        expected = contract_variance(DATED, payer_id=payer, claim_type=claim_type, service_date=day, lines=lines,
+                                     actual_allowed=allowed)
+        found = calculator.variance(payer_id=payer, claim_type=claim_type, service_date=day, lines=lines,
+                                    actual_allowed=allowed)
+        assert found == expected and str(found) == str(expected), (payer, claim_type, day, lines, allowed)
 
 
 def test_actual_allowed_is_the_charge_less_contractual_adjustments() -> None:

@@ -77,6 +77,23 @@ def test_a_paid_claim_moves_insurance_ar_to_cash_allowance_and_patient() -> None
     assert ar_line.memo == "payment, contractual adjustment, patient responsibility"
 
 
+def test_entries_of_the_same_amounts_in_other_digits_are_the_same_lines_to_the_cent() -> None:
+    """Journal lines are made once per (account, amount, memo) and shared between entries: 120, 120.0 and
+    120.00 are one line, kept to the cent, whichever came first; a sub-cent amount is still refused."""
+    from rcmflow.domain.ledger import InvalidLineError
+
+    entries = [claim_payment_entry(paid, classify(paid)) for paid in (
+        facts("200", "120", ("CO", "45", "50.0"), ("PR", "2", "30")),
+        facts("200.00", "120.00", ("CO", "45", "50.00"), ("PR", "2", "30.00"), cp_id=8))]
+    assert entries[0] is not None and entries[1] is not None
+    assert entries[0].lines == entries[1].lines
+    assert [(str(line.debit), str(line.credit)) for line in entries[0].lines] == [
+        ("120.00", "0.00"), ("50.00", "0.00"), ("30.00", "0.00"), ("0.00", "200.00")]
+    with pytest.raises(InvalidLineError, match="fractions of a cent"):
+        claim_payment_entry(facts("200.00", "120.005", ("CO", "45", "79.995")),
+                            classify(facts("200.00", "120.005", ("CO", "45", "79.995"))))
+
+
 def test_patient_responsibility_splits_into_deductible_coinsurance_copay_and_other() -> None:
     split = facts("400.00", "100.00", ("CO", "45", "60.00"), ("PR", "1", "60.00"), ("PR", "1", "40.00"),
                   ("PR", "2", "25.00"), ("PR", "3", "15.00"), ("PR", "204", "100.00"))

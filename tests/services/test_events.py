@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
@@ -186,3 +187,33 @@ def test_events_are_frozen() -> None:
     logged = _claim_event("registered", 0)
     with pytest.raises(AttributeError):
         logged.to_state = "paid"  # type: ignore[misc]
+
+
+def test_event_rows_log_what_the_same_events_would(engine: Engine) -> None:
+    """``EventRows``: many objects, each with the steps of one path, logged as those ``Event``s would be."""
+    from rcmflow.services.events import EventRows, append_event_rows
+
+    steps = [_claim_event("registered", 0, attributes={"via": "bulk"}),
+             _claim_event("scrubbed", 0, from_state="registered", reason="clean", rule_version="scrubber@1")]
+    rows = EventRows(*steps)
+    for number in range(3):
+        rows.add(f"CLM-{number}", organisation_id="north-health", payer_id="60054", facility_id="F01")
+    with engine.begin() as conn:
+        assert append_event_rows(conn, rows.rows) == 6
+        histories = [events_for(conn, "claim", f"CLM-{number}") for number in range(3)]
+    for number, history in enumerate(histories):
+        assert history == [replace(step, object_id=f"CLM-{number}", organisation_id="north-health", payer_id="60054",
+                                   facility_id="F01") for step in steps]
+
+
+def test_event_rows_check_what_an_event_checks() -> None:
+    from rcmflow.services.events import EventRows
+
+    with pytest.raises(ValueError, match="object_id"):
+        EventRows(_claim_event("registered", 0)).add("")
+    with pytest.raises(ValueError, match="timezone-aware"):
+        EventRows(Event("claim", "-", "registered", "register", "system", occurred_at=datetime(2024, 5, 1)))
+    with pytest.raises(ValueError, match="occurred_at"):
+        EventRows(Event("claim", "-", "registered", "register", "system"))
+    with pytest.raises(ValueError, match="one object type"):
+        EventRows(_claim_event("registered", 0), Event("payment", "-", "posted", "post", "system", occurred_at=T0))

@@ -131,3 +131,44 @@ def test_a_file_whose_posting_fails_is_stored_unposted_and_nothing_is_lost(
         report = summary(conn)
     assert report["claim_payments"] == len(network.remittances[0][1].claims)
     assert report["claim_payments_unmatched"] == 0 and report["ledger"]["balanced"]
+
+
+def test_ingesting_a_folder_while_reading_ahead_ends_where_file_by_file_ingest_does(
+        engine: Engine, empty_database_url: str, tmp_path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """``ingest_and_post_files`` reads the next file in a worker process: the same ledger, states and event log
+    as ``ingest_and_post`` of each file in turn, and the files after the first really were read ahead."""
+    from rcmflow.adapters.store.engine import create_engine_for
+    from rcmflow.adapters.store.migrate import ensure_schema
+    from rcmflow.services import processing
+
+    network = build_network(120, seed=11)
+    paths = []
+    for number, (_, remittance) in enumerate([*network.remittances, *network.follow_ups]):
+        paths.append(tmp_path / f"era-{number:02d}.835")
+        paths[-1].write_bytes(_835(remittance, 100 + number))
+    now = datetime(2026, 11, 21, tzinfo=UTC)
+    read_ahead: list[bool] = []
+    plain = processing.ingest_and_post
+
+    def recording(*args: object, **kwargs: object) -> object:
+        read_ahead.append(kwargs.get("contents") is not None)
+        return plain(*args, **kwargs)
+
+    other = create_engine_for(empty_database_url)
+    ensure_schema(other)
+    try:
+        for target in (engine, other):
+            with target.begin() as conn:
+                store_claims(conn, None, [batch for _, _, batch in network.batches], actor="test", now=now)
+        monkeypatch.setattr(processing, "ingest_and_post", recording)
+        results = list(processing.ingest_and_post_files(engine, paths, channel="test"))
+        monkeypatch.undo()
+        for path in paths:
+            ingest_and_post(other, path.read_bytes(), filename=path.name, channel="test")
+        process_pending(engine)
+        process_pending(other)
+        assert _ledger_and_payments(engine) == _ledger_and_payments(other)
+    finally:
+        other.dispose()
+    assert [path for path, _ in results] == paths and {result.status for _, result in results} == {"parsed"}
+    assert read_ahead == [False] + [True] * (len(paths) - 1)

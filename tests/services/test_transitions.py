@@ -102,3 +102,8 @@ def test_an_object_created_already_moved_on_is_checked_like_a_transition() -> No
         checked_path("claim payment", (("receive", "received"), ("post", "posted")))
     with pytest.raises(IllegalTransitionError):  # a new object starts in the initial state
         checked_path("claim payment", (("match", "matched"),))
+    # A machine may declare other entry states: a claim another system submitted is imported as submitted.
+    assert checked_path("claim", (("import submitted claim", "submitted"),)) == (
+        (None, "submitted", "import submitted claim"),)
+    with pytest.raises(IllegalTransitionError):
+        checked_path("claim", (("import", "paid"),))

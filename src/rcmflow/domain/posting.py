@@ -163,14 +163,29 @@ def classify(facts: PaymentFacts) -> Outcome:
         category = _largest_category(denials)
     else:
         kind, state = "paid", "paid"
-    return Outcome(kind=kind, claim_state=state, contractual=contractual, patient_responsibility=patient,
-                   patient_by_reason=by_reason, other_adjustments=other, denied=denied, denial_reasons=reasons,
-                   denial_category=category, forwarded=forwarded)
+    # tuple.__new__ with every field in order: one Outcome per claim payment, without NamedTuple's Python __new__.
+    return tuple.__new__(Outcome, (kind, state, contractual, patient, by_reason, other, denied, reasons, category,
+                                   forwarded))
+
+
+# Journal lines made, by (account, amount, memo). A line is immutable and checked when made, and the same few
+# amounts and memos recur on most claims of a remittance (fee schedules, copays, the same contractual cut): each
+# is made once and shared, as the X12 reader shares repeated adjustments. Bounded; equal amounts written with
+# other digits (12.5, 12.50) make the same line, as the line keeps the amount to the cent.
+_LINES: dict[tuple[str, Decimal, str], JournalLine] = {}
+_LINES_LIMIT = 16_384
 
 
 def _line(account: str, amount: Decimal, memo: str) -> JournalLine:
     """A debit for a positive amount, a credit for a negative one (a reversal flips the side)."""
-    return debit(account, amount, memo) if amount > 0 else credit(account, -amount, memo)
+    key = (account, amount, memo)
+    line = _LINES.get(key) if amount.is_finite() else None  # NaN is refused by the line itself, uncached
+    if line is None:
+        line = debit(account, amount, memo) if amount > 0 else credit(account, -amount, memo)
+        if len(_LINES) >= _LINES_LIMIT:
+            _LINES.clear()
+        _LINES[key] = line
+    return line
 
 
 def _entry(lines: list[JournalLine], *, description: str, source_type: str, source_id: str, key: str,

@@ -68,7 +68,7 @@ def ingest(
     from rcmflow.entrypoints import cli
     from rcmflow.services.intake import ingest_file
     from rcmflow.services.posting import PostingResult
-    from rcmflow.services.processing import ingest_and_post
+    from rcmflow.services.processing import ingest_and_post_files
 
     files = list(_files(paths))
     missing = [path for path in files if not path.exists()]
@@ -80,19 +80,21 @@ def ingest(
     posted = PostingResult()
     with Progress(console=err_console, transient=True, disable=as_json) as progress:
         task = progress.add_task("ingesting", total=len(files))
-        for path in files:
-            content = cli._read(path)
-            # One transaction per file: a bad file never holds back the good ones around it. With posting, an
-            # ERA's payments post in the same transaction as they are stored.
-            if post:
-                outcome = ingest_and_post(engine, content, filename=path.name, channel=channel)
+        # One transaction per file: a bad file never holds back the good ones around it. With posting, an ERA's
+        # payments post in the same transaction as they are stored (the next file is read meanwhile).
+        if post:
+            for path, outcome in ingest_and_post_files(engine, files, channel=channel, read=cli._read):
                 if outcome.posting is not None:
                     posted.add(outcome.posting)
-            else:
+                results.append(outcome.as_json(path))
+                progress.advance(task)
+        else:
+            for path in files:
+                content = cli._read(path)
                 with engine.begin() as conn:
                     outcome = ingest_file(conn, content, filename=path.name, channel=channel)
-            results.append(outcome.as_json(path))
-            progress.advance(task)
+                results.append(outcome.as_json(path))
+                progress.advance(task)
     failed = [r for r in results if r["status"] == "failed"]
     if not as_json:
         _print(results)

@@ -27,9 +27,9 @@ from rcmflow.adapters.store.sql import analyze_after_bulk_load, bulk_insert
 from rcmflow.domain.claim import Claim, ClaimBatch
 from rcmflow.domain.ledger import JournalEntryDraft, credit, debit
 from rcmflow.domain.scrub_facts import service_period
-from rcmflow.services.events import Event, append_events
+from rcmflow.services.events import append_events
 from rcmflow.services.ledger import in_chunks, post_entries
-from rcmflow.services.transitions import StateTable, register_state_table
+from rcmflow.services.transitions import StateTable, checked_path, creation_events, register_state_table
 
 CLAIM_OBJECT = "claim"
 ACTIVITY_IMPORT = "import submitted claim"
@@ -102,11 +102,16 @@ def store_claims(
     bulk_insert(conn, claim_lines, [line for claim_id, (_, claim) in zip(ids, new, strict=True)
                                     for line in line_rows(claim_id, claim, organisation_id)])
     analyze_after_bulk_load(conn, len(rows), claims, claim_lines)  # payments are matched against them next
+    # Checked by the workflow core: "submitted" is an entry state of the claim machine for claims that arrive
+    # already submitted.
+    path = checked_path(CLAIM_OBJECT, ((ACTIVITY_IMPORT, IMPORTED_STATE),))
     append_events(conn, [
-        Event(CLAIM_OBJECT, str(claim_id), IMPORTED_STATE, ACTIVITY_IMPORT, actor, occurred_at=now,
-              organisation_id=organisation_id, facility_id=row["facility_id"], payer_id=row["payer_id"],
-              attributes={"document_id": document_id, "charge": str(row["total_charge"])})
+        event
         for claim_id, row in zip(ids, rows, strict=True)
+        for event in creation_events(CLAIM_OBJECT, claim_id, path, actor=actor, at=now,
+                                     organisation_id=organisation_id, facility_id=row["facility_id"],
+                                     payer_id=row["payer_id"],
+                                     attributes={"document_id": document_id, "charge": str(row["total_charge"])})
     ])
     post_entries(conn, [charge_entry(claim_id, row["patient_control_number"], row["total_charge"],
                                      row["service_from"] or now.date())

@@ -12,28 +12,21 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, NamedTuple
+from typing import Any
 
 from sqlalchemy import Connection
 
 from rcmflow.adapters.store.schema import utc_now
-from rcmflow.domain.acknowledgment import FunctionalAck
 from rcmflow.domain.charges import ChargeFile, SourceIssue
-from rcmflow.domain.claim import ClaimBatch
-from rcmflow.domain.claim_status import ClaimStatusResponse
 from rcmflow.domain.deposit import Deposit
-from rcmflow.domain.eligibility import EligibilityResponse
 from rcmflow.domain.money import ZERO, format_amount
-from rcmflow.domain.remittance import Remittance
 from rcmflow.formats.bai2 import parse_bai2
 from rcmflow.formats.bank_issues import BankIssue
 from rcmflow.formats.charge_files import CHARGE_TYPES, detect_charge_type, read_charge_file
 from rcmflow.formats.detect_bank import BAI2, LOCKBOX_CSV, detect_bank_type
 from rcmflow.formats.lockbox_csv import parse_lockbox_csv
 from rcmflow.formats.x12.detect import detect_type
-from rcmflow.formats.x12.parser import parse
 from rcmflow.formats.x12.reading import gc_paused
-from rcmflow.formats.x12.summary import document_summary
 from rcmflow.services.acknowledgments import apply_277ca, apply_999
 from rcmflow.services.charge_claims import rescrub_claims, store_charge_claims
 from rcmflow.services.claim_status import apply_277
@@ -46,6 +39,7 @@ from rcmflow.services.posting import PostingResult, receive_and_post
 from rcmflow.services.remittances import store_remittances
 from rcmflow.services.scrubbing import configured_scrubber
 from rcmflow.services.work_items import WorkItemSpec, open_item, open_items
+from rcmflow.services.x12_reading import DocumentContents, read_x12
 
 INTAKE_QUEUE = "intake_exceptions"
 
@@ -107,13 +101,15 @@ def ingest_file(
     actor: str = "system",
     post: bool = False,
     now: datetime | None = None,
+    contents: DocumentContents | None = None,
 ) -> IngestResult:
     """Store then read one inbound file (X12, BAI2, lockbox CSV, charge file) in the caller's transaction.
 
     ``post``: post an 835's remittances in the same transaction as they are stored (``receive_and_post``);
     the caller makes sure no earlier remittance is still waiting to be posted. ``now``: the time of the
     business effects (default: the clock; a simulation passes its own day), which also dates the scrubber's
-    "today" for timely filing."""
+    "today" for timely filing. ``contents``: the file already read (``read_document`` of these bytes, e.g. by
+    ``x12_reading.ReadAhead``), so it is not read again."""
     detected = detect(content)
     stored = store_document(conn, content, channel=channel, detected_type=detected, filename=filename,
                             organisation_id=organisation_id, actor=actor)
@@ -123,7 +119,7 @@ def ingest_file(
             summary = existing.summary or {"file": filename, "errors": existing.errors}
             return IngestResult(stored.id, False, existing.detected_type, existing.status, dict(summary))
     return _parse_and_record(conn, stored.id, content, filename, detected, stored.created, actor, organisation_id,
-                             post, now)
+                             post, now, contents)
 
 
 def reprocess(conn: Connection, document_id: int, *, actor: str = "system") -> IngestResult:
@@ -197,22 +193,6 @@ def _charge_summary(filename: str, kind: str, charge_file: ChargeFile) -> dict[s
             "warnings": [issue(item, "unreadable_claim") for item in charge_file.issues if item.source_id]}
 
 
-class DocumentContents(NamedTuple):
-    """What one read of a document gives: its summary, the business records it carries and the content digest
-    of each remittance (of its segments, as read)."""
-
-    summary: dict[str, Any]
-    remittances: list[Remittance]
-    deposits: list[Deposit]
-    claim_batches: list[ClaimBatch]
-    digests: tuple[str, ...] = ()
-    charge_file: ChargeFile | None = None
-    acknowledgments: list[FunctionalAck] = []  # 999
-    claim_statuses: list[ClaimStatusResponse] = []  # 277CA
-    eligibility: list[EligibilityResponse] = []  # 271
-    status_answers: list[ClaimStatusResponse] = []  # 277 (claim status follow-up)
-
-
 def summarise(filename: str, detected: str, content: bytes) -> dict[str, Any]:
     """Read a document by its detected type into its summary (with located errors and warnings)."""
     return read_document(filename, detected, content).summary
@@ -231,11 +211,7 @@ def read_document(filename: str, detected: str, content: bytes) -> DocumentConte
         lockbox = parse_lockbox_csv(content)
         return DocumentContents(_bank_summary(filename, detected, lockbox.deposits, lockbox.issues), [],
                                 list(lockbox.deposits), [])
-    document = parse(content, digests=True)
-    return DocumentContents(document_summary(filename, document), document.of_type("835"), [],
-                            document.of_type("837P") + document.of_type("837I"),
-                            tuple(document.digests_of_type("835")), None, document.of_type("999"),
-                            document.of_type("277CA"), document.of_type("271"), document.of_type("277"))
+    return read_x12(filename, content)
 
 
 # Reading, storing and posting a file is volume work on acyclic objects: the cyclic GC is paused for it, as for
@@ -243,8 +219,9 @@ def read_document(filename: str, detected: str, content: bytes) -> DocumentConte
 @gc_paused()
 def _parse_and_record(conn: Connection, document_id: int, content: bytes, filename: str, detected: str,
                       created: bool, actor: str, organisation_id: str, post: bool = False,
-                      now: datetime | None = None) -> IngestResult:
-    contents = read_document(filename, detected, content)
+                      now: datetime | None = None, contents: DocumentContents | None = None) -> IngestResult:
+    if contents is None:
+        contents = read_document(filename, detected, content)
     summary = contents.summary
     if summary["errors"]:
         errors = [{**issue, "severity": "error"} for issue in summary["errors"]]

@@ -38,6 +38,7 @@ from rcmflow.adapters.store.schema import (
 from rcmflow.adapters.store.sql import (
     COPY_THRESHOLD,
     bulk_insert,
+    bulk_insert_values,
     in_chunks,
     insert_ignoring_conflicts,
     sum_money,
@@ -60,6 +61,7 @@ from rcmflow.domain.money import format_amount, from_stored
 from rcmflow.errors import InputError, NotFoundError
 from rcmflow.services.fiscal_periods import check_periods_open
 
+_LINE_COLUMNS = ("organisation_id", "entry_id", "line_no", "account_id", "debit", "credit", "memo")
 CSV_COLUMNS: tuple[str, ...] = (
     "entry_id", "posting_date", "period", "journal", "line_no", "account_number", "account_name", "debit",
     "credit", "description", "memo", "source_type", "source_id", "idempotency_key", "reversal_of")
@@ -160,6 +162,10 @@ def _check_references(conn: Connection, organisation_id: str, entries: Sequence[
     accounts = _account_ids(conn, organisation_id)
     journals = set(conn.execute(select(ledger_journals.c.code).where(
         ledger_journals.c.organisation_id == organisation_id)).scalars())
+    # The journals and accounts used, checked once for all entries; only a miss looks for the first entry to name.
+    if ({entry.journal for entry in entries} <= journals
+            and {line.account for entry in entries for line in entry.lines} <= accounts.keys()):
+        return accounts
     for entry in entries:
         if entry.journal not in journals:
             raise UnknownJournalError(f"entry {entry.idempotency_key!r}: no journal {entry.journal!r} "
@@ -215,11 +221,11 @@ def post_entries(
             # ON CONFLICT DO NOTHING: a concurrent poster of the same key wins; its lines are not duplicated.
             created = dict(conn.execute(
                 statement.returning(journal_entries.c.idempotency_key, journal_entries.c.id), rows).all())
-        lines = [{"organisation_id": organisation_id, "entry_id": created[e.idempotency_key], "line_no": number,
-                  "account_id": accounts[line.account], "debit": line.debit, "credit": line.credit,
-                  "memo": line.memo[:300] if line.memo else None}
-                 for e in new if e.idempotency_key in created for number, line in enumerate(e.lines, start=1)]
-        bulk_insert(conn, journal_lines, lines)  # COPY on PostgreSQL, one executemany on SQLite
+        lines = [(organisation_id, entry_id, number, accounts[line.account], line.debit, line.credit,
+                  line.memo[:300] if line.memo else None)
+                 for e in new if (entry_id := created.get(e.idempotency_key)) is not None
+                 for number, line in enumerate(e.lines, start=1)]
+        bulk_insert_values(conn, journal_lines, _LINE_COLUMNS, lines)  # COPY on PostgreSQL, executemany on SQLite
         lost = [e.idempotency_key for e in new if e.idempotency_key not in created]
         posted.update(posted_entry_ids(conn, organisation_id, lost))
     refs: list[PostedRef] = []

@@ -41,6 +41,7 @@ DEFAULT_FUZZY_THRESHOLD = Decimal("0.90")
 MAX_SAME_DAY_CANDIDATES = 50
 
 _CENT = Decimal("0.01")
+new_tuple = tuple.__new__
 # Raw dates and amounts (converted here, amounts through a cache): a batch reads tens of thousands of claims.
 _CLAIM_COLUMNS = (
     claims.c.id, claims.c.payer_id, claims.c.patient_control_number, claims.c.payer_claim_number,
@@ -62,8 +63,10 @@ def _claims_where(conn: Connection, organisation_id: str, conditions: Iterable[A
     for condition in conditions:
         rows = conn.execute(select(*(_CLAIM_COLUMNS if member else _EXACT_COLUMNS)).where(
             claims.c.organisation_id == organisation_id, condition, *_LIVE)).all()
-        found.extend(ClaimKey(claim_id, payer_id, pcn, payer_claim_number, member_id, as_date(service_from),
-                              as_date(service_to), from_stored(charge), frequency, state)
+        # tuple.__new__: every field given, without the NamedTuple's Python-level __new__ (a frame per claim).
+        found.extend(new_tuple(ClaimKey, (claim_id, payer_id, pcn, payer_claim_number, member_id,
+                                          as_date(service_from), as_date(service_to), from_stored(charge), frequency,
+                                          state))
                      for claim_id, payer_id, pcn, payer_claim_number, member_id, service_from, service_to, charge,
                      frequency, state in rows)
     return found

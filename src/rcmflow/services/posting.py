@@ -38,7 +38,7 @@ from rcmflow.adapters.store.schema import (
 )
 from rcmflow.adapters.store.sql import bulk_update, in_chunks
 from rcmflow.domain.carc import CARC_MEANINGS
-from rcmflow.domain.contracts import ExpectedLine, PayerContracts, actual_allowed, contract_variance
+from rcmflow.domain.contracts import ExpectedLine, PayerContracts, VarianceCalculator, actual_allowed
 from rcmflow.domain.ledger import JournalEntryDraft
 from rcmflow.domain.matching import ClaimMatch, PaymentKey
 from rcmflow.domain.money import from_stored
@@ -55,7 +55,7 @@ from rcmflow.domain.remittance import Remittance
 from rcmflow.domain.states import CLAIM, CLAIM_PAYMENT
 from rcmflow.formats.x12.reading import gc_paused
 from rcmflow.services.claims import CLAIM_OBJECT
-from rcmflow.services.events import Event, append_events
+from rcmflow.services.events import Event, append_event_rows, append_events
 from rcmflow.services.ledger import post_entries, posted_entry_ids, reverse_entries
 from rcmflow.services.matching import match_claim_payments, match_service_lines
 from rcmflow.services.policies import configured_payer_contracts, configured_plb_accounts
@@ -66,6 +66,7 @@ from rcmflow.services.posting_load import (
     load_claims,
     load_payments,
     new_payments,
+    new_tuple,
     posting_date,
 )
 from rcmflow.services.remittances import (
@@ -77,7 +78,7 @@ from rcmflow.services.remittances import (
     insert_provider_adjustments,
     register_remittances,
 )
-from rcmflow.services.transitions import checked_path, creation_events, transition_many
+from rcmflow.services.transitions import checked_path, creation_event_rows, transition_many
 from rcmflow.services.work_items import WorkItemSpec, bulk_resolve, open_items
 from rcmflow.settings import get_settings
 
@@ -344,9 +345,9 @@ def _post_payments(conn: Connection, payments: list[Payment], from_state: str, *
     if not payments:
         return result
     started = time.perf_counter()
-    matches = match_claim_payments(conn, [PaymentKey(
+    matches = match_claim_payments(conn, [new_tuple(PaymentKey, (
         p.id, p.payer_id, p.row.patient_control_number, p.row.payer_claim_control_number, p.row.member_id,
-        p.row.service_from, p.row.service_to, from_stored(p.row.charge)) for p in payments],
+        p.row.service_from, p.row.service_to, from_stored(p.row.charge))) for p in payments],
         organisation_id=organisation_id)
     if from_state == "unapplied":
         payments = [p for p in payments if p.id in matches]  # still no claim: they stay unapplied
@@ -354,9 +355,10 @@ def _post_payments(conn: Connection, payments: list[Payment], from_state: str, *
             return result
     claim_info = load_claims(conn, sorted({m.claim_id for m in matches.values()}))
     result.timed("match", started)
+    pricing = VarianceCalculator(contracts)
     for round_payments in _rounds(payments, matches):
         done = _post_round(conn, round_payments, matches, claim_info, from_state, actor=actor, now=now,
-                           organisation_id=organisation_id, contracts=contracts)
+                           organisation_id=organisation_id, contracts=contracts, pricing=pricing)
         result.add(done)
     if from_state == "unapplied":
         result.applied_later = result.matched
@@ -365,7 +367,7 @@ def _post_payments(conn: Connection, payments: list[Payment], from_state: str, *
 
 def _post_round(conn: Connection, payments: list[Payment], matches: dict[int, ClaimMatch],
                 claim_info: dict[int, ClaimInfo], from_state: str, *, actor: str, now: datetime, organisation_id: str,
-                contracts: PayerContracts) -> PostingResult:
+                contracts: PayerContracts, pricing: VarianceCalculator) -> PostingResult:
     result = PostingResult(claim_payments=len(payments))
     work = _Round()
     matched = [p for p in payments if p.id in matches]
@@ -380,9 +382,10 @@ def _post_round(conn: Connection, payments: list[Payment], matches: dict[int, Cl
     for payment in payments:
         row = payment.row
         match = matches.get(payment.id)
-        facts = PaymentFacts(payment.id, row.remittance_id, payment.payer_id, row.status, row.patient_control_number,
-                             from_stored(row.charge), from_stored(row.paid), payment.adjustments, payment.posting_date,
-                             row.crossover_payer, match.claim_id if match else None)
+        facts = new_tuple(PaymentFacts, (
+            payment.id, row.remittance_id, payment.payer_id, row.status, row.patient_control_number,
+            from_stored(row.charge), from_stored(row.paid), payment.adjustments, payment.posting_date,
+            row.crossover_payer, match.claim_id if match else None))
         result.service_lines += len(payment.lines)
         if match is None:
             _hold_unapplied(work, payment, facts, organisation_id)
@@ -410,7 +413,7 @@ def _post_round(conn: Connection, payments: list[Payment], matches: dict[int, Cl
         else:
             if (draft := claim_payment_entry(facts, outcome)) is not None:
                 work.drafts.append(draft)
-            variance = _variance(contracts, payment, claim, outcome)
+            variance = _variance(pricing, payment, claim, outcome)
             if variance is not None:
                 update_row[3:5] = [variance.expected_allowed, variance.difference]
                 if variance.is_underpayment():
@@ -488,12 +491,13 @@ def _denial_spec(payment: Payment, organisation_id: str, claim: Any, outcome: Ou
     })
 
 
-def _variance(contracts: PayerContracts, payment: Payment, claim: Any, outcome: Outcome) -> Any:
+def _variance(pricing: VarianceCalculator, payment: Payment, claim: Any, outcome: Outcome) -> Any:
     """The contract variance of a paid claim (denials are the denial queue's, not the contract's)."""
     if outcome.kind != "paid":
         return None
-    lines = [ExpectedLine(line.procedure_code, line.modifiers, line.revenue_code, line.charge,
-                          payment.units.get(line.service_payment_id)) for line in payment.lines]
+    units = payment.units
+    lines = [new_tuple(ExpectedLine, (line.procedure_code, line.modifiers, line.revenue_code, line.charge,
+                                      units.get(line.service_payment_id))) for line in payment.lines]
     if not lines:
         return None
     allowed = payment.allowed
@@ -502,7 +506,7 @@ def _variance(contracts: PayerContracts, payment: Payment, claim: Any, outcome: 
         contractual = sum((adj.amount for adj in payment.adjustments if adj.group == "CO" and adj.reason != "253"),
                           Decimal(0))
         allowed = actual_allowed(from_stored(payment.row.charge), contractual)
-    return contract_variance(contracts, payer_id=payment.payer_id, claim_type=claim.claim_type,
+    return pricing.variance(payer_id=payment.payer_id, claim_type=claim.claim_type,
                              service_date=payment.row.service_from or claim.service_from, lines=lines,
                              actual_allowed=allowed)
 
@@ -585,23 +589,25 @@ def _insert_new(conn: Connection, payments: list[Payment], work: _Round, *, acto
     updates = {row[-1]: row for row in work.updates}
     billed = {line_id: claim_line for claim_line, line_id in work.line_updates}
     rows = []
-    events: list[Event] = []
+    events: list[tuple[Any, ...]] = []
+    posted = creation_event_rows(CLAIM_PAYMENT_OBJECT, _POSTED_PATH, actor=actor, at=now, rows=events)
+    unapplied = creation_event_rows(CLAIM_PAYMENT_OBJECT, _UNAPPLIED_PATH, actor=actor, at=now, rows=events)
     for payment in payments:
         item = payment.rows
         assert item is not None  # only new payments come here
+        claim = item.claim
         update = updates.get(payment.id)
         if update is not None:
-            item.claim.update(zip(_PAYMENT_COLUMNS, update[:-1], strict=True))
-            item.claim["state"], path = "posted", _POSTED_PATH
+            claim.update(zip(_PAYMENT_COLUMNS, update[:-1], strict=True))
+            claim["state"], path = "posted", posted
         else:
-            item.claim["state"], path = "unapplied", _UNAPPLIED_PATH
-        for line in item.lines:
-            line["claim_line_id"] = billed.get(line["id"])
+            claim["state"], path = "unapplied", unapplied
+        if billed:  # the billed line goes last (SERVICE_PAYMENT_COLUMNS)
+            item = item._replace(lines=[(*line[:-1], billed.get(line[0])) for line in item.lines])
         rows.append(item)
-        events += creation_events(CLAIM_PAYMENT_OBJECT, payment.id, path, actor=actor, at=now,
-                                  organisation_id=item.claim["organisation_id"], payer_id=payment.payer_id)
+        path.add(payment.id, organisation_id=claim["organisation_id"], payer_id=payment.payer_id)
     insert_payment_rows(conn, rows)
-    append_events(conn, events)
+    append_event_rows(conn, events)
 
 
 def _resolve_unapplied_items(conn: Connection, payment_ids: list[int], *, actor: str, now: datetime) -> None:

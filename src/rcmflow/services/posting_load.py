@@ -28,6 +28,10 @@ from rcmflow.domain.money import from_stored
 from rcmflow.domain.remittance import Adjustment, Remittance
 from rcmflow.services.remittances import PaymentRows, new_payment_rows
 
+# NamedTuples built with every field given, skipping their Python-level ``__new__`` (as the X12 reader does):
+# volume paths build one per claim payment, line and adjustment.
+new_tuple = tuple.__new__
+
 
 class PaymentRow(NamedTuple):
     """The claim payment columns posting reads, from the database or from what intake just stored."""
@@ -134,27 +138,36 @@ def new_payments(conn: Connection, new: Sequence[tuple[int, Remittance]], dates:
     """The claim payments of remittances just registered, not stored yet, as posting sees them, with the rows
     (ids reserved) that posting completes (claim, match, state, billed lines) and inserts once."""
     payments: list[Payment] = []
+    # Amounts as ``load_payments`` reads them back (two places). The parser hands out one object per distinct
+    # CAS text, so an adjustment is converted once per file, not once per line (an equal one with other digits,
+    # 12.5 for 12.50, is not the same object and is converted by itself).
+    converted: dict[Adjustment, tuple[Adjustment, Adjustment]] = {}
+
+    def stored_amounts(adjustment: Adjustment) -> Adjustment:
+        entry = converted.get(adjustment)
+        if entry is None or entry[0] is not adjustment:
+            entry = converted[adjustment] = (adjustment, new_tuple(Adjustment, (
+                adjustment.group, adjustment.reason, from_stored(adjustment.amount), adjustment.quantity)))
+        return entry[1]
+
     for payer, claim, rows in new_payment_rows(conn, new, organisation_id):
-        adjustments = [Adjustment(a.group, a.reason, from_stored(a.amount), a.quantity) for a in claim.adjustments]
+        adjustments = [stored_amounts(a) for a in claim.adjustments]
         lines: list[LineKey] = []
         units: dict[int, Decimal | None] = {}
         allowed: list[Decimal | None] = []
-        for line_row, line in zip(rows.lines, claim.service_payments, strict=True):
-            line_id = line_row["id"]
+        for (line_id, _, _, _, code, _, revenue, charge, _, b6, line_units, day, licn, _, _), line in zip(
+                rows.lines, claim.service_payments, strict=True):
             if line.adjustments:
-                adjustments.extend(Adjustment(a.group, a.reason, from_stored(a.amount), a.quantity)
-                                   for a in line.adjustments)
-            procedure = line.procedure
-            lines.append(LineKey(line_id, procedure.code or None, procedure.modifiers, line.revenue_code or None,
-                                 from_stored(line.charge), line.service_date, line.line_item_control_number or None))
-            units[line_id] = line.units_paid
-            b6 = line.amount("B6")
+                adjustments += [stored_amounts(a) for a in line.adjustments]
+            lines.append(new_tuple(LineKey, (line_id, code, line.procedure.modifiers, revenue, from_stored(charge),
+                                             day, licn)))
+            units[line_id] = line_units
             allowed.append(from_stored(b6) if b6 is not None else None)
         row = rows.claim
-        payment_row = PaymentRow(row["id"], row["remittance_id"], row["patient_control_number"], row["status"],
-                                 from_stored(row["charge"]), from_stored(row["paid"]),
-                                 row["payer_claim_control_number"], row["member_id"], row["service_from"],
-                                 row["service_to"], row["crossover_payer"], row["remarks"])
+        payment_row = new_tuple(PaymentRow, (
+            row["id"], row["remittance_id"], row["patient_control_number"], row["status"], from_stored(row["charge"]),
+            from_stored(row["paid"]), row["payer_claim_control_number"], row["member_id"], row["service_from"],
+            row["service_to"], row["crossover_payer"], row["remarks"]))
         payments.append(Payment(row["id"], payment_row, tuple(adjustments), tuple(lines), payer,
                                 dates[row["remittance_id"]], units, _all_or_none(allowed), rows))
     return payments
@@ -174,7 +187,8 @@ def exact_units(value: Any) -> Decimal:
 def load_claims(conn: Connection, ids: list[int]) -> dict[int, ClaimInfo]:
     found: dict[int, ClaimInfo] = {}
     for condition in in_chunks(conn, claims.c.id, ids):
-        found.update((row.id, ClaimInfo(**row._mapping)) for row in conn.execute(select(
+        # Selected in ClaimInfo's field order, so each row is its arguments as they come.
+        found.update((row[0], ClaimInfo(*row)) for row in conn.execute(select(
             claims.c.id, claims.c.state, claims.c.claim_type, claims.c.facility_id, claims.c.payer_id,
             claims.c.payer_claim_number, claims.c.service_from).where(condition)))
     return found

@@ -7,19 +7,21 @@ point and started again ends in the state an uninterrupted run reaches.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from pathlib import Path
 
 from sqlalchemy import Engine, select
 
 from rcmflow.adapters.store.schema import DEFAULT_ORGANISATION, remittances, utc_now
 from rcmflow.services.appeals import settle_appeals
-from rcmflow.services.intake import IngestResult, ingest_file
+from rcmflow.services.intake import IngestResult, detect, ingest_file
 from rcmflow.services.posting import PostingResult, post_pending
 from rcmflow.services.reconciliation import ReconciliationResult, reconcile
 from rcmflow.services.scrubbing import configured_scrubber
 from rcmflow.services.secondary_claims import SecondaryResult, bill_secondary
+from rcmflow.services.x12_reading import DocumentContents, ReadAhead, read_files_ahead
 
 log = logging.getLogger(__name__)
 
@@ -61,6 +63,7 @@ def ingest_and_post(
     actor: str = "system",
     organisation_id: str = DEFAULT_ORGANISATION,
     now: datetime | None = None,
+    contents: DocumentContents | None = None,
 ) -> IngestResult:
     """Ingest one file and post the remittances it brings in the same transaction (``receive_and_post``).
 
@@ -76,10 +79,31 @@ def ingest_and_post(
     try:
         with engine.begin() as conn:
             return ingest_file(conn, content, filename=filename, channel=channel, organisation_id=organisation_id,
-                               actor=actor, post=True, now=now)
+                               actor=actor, post=True, now=now, contents=contents)
     except Exception:  # noqa: BLE001 - whatever posting hit, the file itself must still be kept
         log.warning("posting %s failed; storing it without posting", filename, exc_info=True)
-    with engine.begin() as conn:
+    with engine.begin() as conn:  # read again: the failed attempt may have written into the summary it was given
         return ingest_file(conn, content, filename=filename, channel=channel, organisation_id=organisation_id,
                            actor=actor, now=now)
+
+
+def ingest_and_post_files(
+    engine: Engine,
+    paths: Sequence[Path],
+    *,
+    channel: str,
+    read: Callable[[Path], bytes] = Path.read_bytes,
+    actor: str = "system",
+    organisation_id: str = DEFAULT_ORGANISATION,
+    now: datetime | None = None,
+) -> Iterator[tuple[Path, IngestResult]]:
+    """``ingest_and_post`` of each file in order (one transaction each), yielding (path, result) as each is done.
+
+    While one file is stored and posted, the next X12 file is read in a worker process (``x12_reading``): on
+    two cores its reading overlaps this file's database work. Each file's bytes are still read here, in turn,
+    by ``read`` (whose errors are raised as a plain loop would raise them), and are what is stored."""
+    with ReadAhead() as ahead:
+        for path, content, _, contents in read_files_ahead(list(paths), read, ahead, detect):
+            yield path, ingest_and_post(engine, content, filename=path.name, channel=channel, actor=actor,
+                                        organisation_id=organisation_id, now=now, contents=contents)
 

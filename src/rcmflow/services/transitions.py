@@ -25,7 +25,7 @@ from rcmflow.adapters.store.schema import approval_requests, utc_now, work_items
 from rcmflow.adapters.store.sql import bulk_update
 from rcmflow.domain.states import IllegalTransitionError, machine_for
 from rcmflow.errors import NotFoundError
-from rcmflow.services.events import Event, append_events, events_for
+from rcmflow.services.events import Event, EventRows, append_event_rows, append_events, events_for
 
 ORGANISATION_KEYS = ("organisation_id", "facility_id", "payer_id", "department_id")
 _CHUNK = 5_000  # ids per statement: under SQLite's bound-parameter limit, large enough to be set-based
@@ -154,7 +154,9 @@ def transition_many(
     keys = where.keys()
     when = at or utc_now()
     moved: list[Any] = []
-    events: list[Event] = []
+    events = EventRows(Event(object_type, "-", to_state, activity, actor, from_state=expected, reason=reason,
+                             rule_version=rule_version, occurred_at=when, attributes=attributes))
+    positional = keys == list(ORGANISATION_KEYS)[:len(keys)]  # in ``EventRows.add``'s order: passed as they come
     postgres = conn.dialect.name == "postgresql"
     # PostgreSQL takes the ids as one array parameter (= ANY): no statement with thousands of
     # placeholders to parse and plan, so the chunks can be larger too.
@@ -178,12 +180,11 @@ def transition_many(
                                                      if by_id.get(row[0]) is not None])
         for row in rows:
             moved.append(row[0])
-            events.append(Event(
-                object_type=object_type, object_id=str(row[0]), from_state=expected, to_state=to_state,
-                activity=activity, actor=actor, reason=reason, rule_version=rule_version, occurred_at=when,
-                attributes=attributes, **dict(zip(keys, row[1:], strict=True)),
-            ))
-    append_events(conn, events)
+            if positional:
+                events.add(*row)
+            else:
+                events.add(row[0], **dict(zip(keys, row[1:], strict=True)))
+    append_event_rows(conn, events.rows)
     moved_set = set(moved)
     return BulkResult(tuple(moved), tuple(i for i in object_ids if i not in moved_set))
 
@@ -191,12 +192,13 @@ def transition_many(
 @lru_cache(maxsize=256)
 def checked_path(object_type: str, steps: tuple[tuple[str, str], ...]) -> tuple[tuple[str | None, str, str], ...]:
     """``steps`` ((activity, to_state), ...) of an object created in this transaction and moved on before it is
-    first written, checked as ``transition`` would: the first step enters the machine's initial state, every
-    later one is a declared move. Returns (from_state, to_state, activity) per step; cached, so volume paths
-    check each path once."""
+    first written, checked as ``transition`` would: the first step enters one of the machine's entry states
+    (usually the initial state), every later one is a declared move. Returns (from_state, to_state, activity) per
+    step; cached, so volume paths check each path once."""
     state_machine = machine_for(object_type)
-    if not steps or steps[0][1] != state_machine.initial:
-        raise IllegalTransitionError(f"{object_type}: a new object starts in {state_machine.initial!r}")
+    if not steps or steps[0][1] not in state_machine.entry_states:
+        raise IllegalTransitionError(
+            f"{object_type}: a new object starts in {' or '.join(repr(s) for s in sorted(state_machine.entry_states))}")
     checked: list[tuple[str | None, str, str]] = [(None, steps[0][1], steps[0][0])]
     for activity, to_state in steps[1:]:
         state_machine.check(checked[-1][1], to_state)
@@ -211,6 +213,14 @@ def creation_events(object_type: str, object_id: Any, path: Sequence[tuple[str |
     row and appends these in the same transaction."""
     return [Event(object_type, str(object_id), to_state, activity, actor, from_state=from_state, occurred_at=at,
                   **keys) for from_state, to_state, activity in path]
+
+
+def creation_event_rows(object_type: str, path: Sequence[tuple[str | None, str, str]], *, actor: str,
+                        at: datetime, rows: list[tuple[Any, ...]] | None = None) -> EventRows:
+    """``creation_events`` for many objects: add each object (with its organisation keys) to the result, and
+    append its rows with ``append_event_rows`` (``rows``: see ``EventRows``)."""
+    return EventRows(*(Event(object_type, "-", to_state, activity, actor, from_state=from_state, occurred_at=at)
+                       for from_state, to_state, activity in path), rows=rows)
 
 
 def _update_with_values(conn: Connection, table: Table, where: StateTable, ids: list[Any], expected: str,

@@ -9,7 +9,6 @@ key, fails authentication instead of decrypting.
 
 from __future__ import annotations
 
-import hashlib
 import hmac
 import os
 import re
@@ -121,4 +120,6 @@ class Keyring:
         normalised = normalise_for_index(value)
         if not normalised:
             return None
-        return hmac.new(self.index_key, normalised.encode("utf-8"), hashlib.sha256).hexdigest()
+        # hmac.digest: the one-shot HMAC in C (the same value as hmac.new(...).hexdigest(), a third of the time);
+        # intake computes one per claim and claim payment.
+        return hmac.digest(self.index_key, normalised.encode("utf-8"), "sha256").hex()
