@@ -73,22 +73,29 @@ def _ledger_and_payments(engine: Engine) -> tuple[dict, list, list, list]:
     return report, balance, payments, activities
 
 
+def _second_database(engine: Engine, empty_database_url: str, network: object, now: datetime) -> Engine:
+    """Another migrated database holding the same open claims as ``engine``: the run to compare with."""
+    from rcmflow.adapters.store.engine import create_engine_for
+    from rcmflow.adapters.store.migrate import ensure_schema
+
+    other = create_engine_for(empty_database_url)
+    ensure_schema(other)
+    for target in (engine, other):
+        with target.begin() as conn:
+            store_claims(conn, None, [batch for _, _, batch in network.batches], actor="test", now=now)
+    return other
+
+
 def test_posting_while_storing_ends_where_storing_then_posting_does(engine: Engine, empty_database_url: str) -> None:
     """``ingest_and_post`` writes each claim payment once, already posted; the state, the ledger and the event
     log must be exactly those of storing every ERA "received" and posting it afterwards."""
-    from rcmflow.adapters.store.engine import create_engine_for
-    from rcmflow.adapters.store.migrate import ensure_schema
 
     network = build_network(120, seed=11)
     eras = [_835(remittance, 100 + number) for number, (_, remittance) in
             enumerate([*network.remittances, *network.follow_ups])]
     now = datetime(2026, 11, 21, tzinfo=UTC)
-    other = create_engine_for(empty_database_url)
-    ensure_schema(other)
+    other = _second_database(engine, empty_database_url, network, now)
     try:
-        for target in (engine, other):
-            with target.begin() as conn:
-                store_claims(conn, None, [batch for _, _, batch in network.batches], actor="test", now=now)
         for number, era in enumerate(eras):
             ingest_and_post(engine, era, filename=f"era-{number}.835", channel="test")
             with other.begin() as conn:
@@ -137,8 +144,6 @@ def test_ingesting_a_folder_while_reading_ahead_ends_where_file_by_file_ingest_d
         engine: Engine, empty_database_url: str, tmp_path, monkeypatch: pytest.MonkeyPatch) -> None:
     """``ingest_and_post_files`` reads the next file in a worker process: the same ledger, states and event log
     as ``ingest_and_post`` of each file in turn, and the files after the first really were read ahead."""
-    from rcmflow.adapters.store.engine import create_engine_for
-    from rcmflow.adapters.store.migrate import ensure_schema
     from rcmflow.services import processing
 
     network = build_network(120, seed=11)
@@ -154,12 +159,8 @@ def test_ingesting_a_folder_while_reading_ahead_ends_where_file_by_file_ingest_d
         read_ahead.append(kwargs.get("contents") is not None)
         return plain(*args, **kwargs)
 
-    other = create_engine_for(empty_database_url)
-    ensure_schema(other)
+    other = _second_database(engine, empty_database_url, network, now)
     try:
-        for target in (engine, other):
-            with target.begin() as conn:
-                store_claims(conn, None, [batch for _, _, batch in network.batches], actor="test", now=now)
         monkeypatch.setattr(processing, "ingest_and_post", recording)
         results = list(processing.ingest_and_post_files(engine, paths, channel="test"))
         monkeypatch.undo()
