@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import Engine, event, func, select
 
 from rcmflow.adapters.store.schema import event_log
-from rcmflow.services.events import Event, append_events, events_for
+from rcmflow.services.events import TIMELINE_COLUMNS, Event, append_events, events_for, timeline_of
 
 T0 = datetime(2024, 5, 1, 9, 0, tzinfo=UTC)
 
@@ -217,3 +217,16 @@ def test_event_rows_check_what_an_event_checks() -> None:
         EventRows(Event("claim", "-", "registered", "register", "system"))
     with pytest.raises(ValueError, match="one object type"):
         EventRows(_claim_event("registered", 0), Event("payment", "-", "posted", "post", "system", occurred_at=T0))
+
+
+def test_a_timeline_is_the_history_with_its_shown_fields(engine: Engine) -> None:
+    with engine.begin() as conn:
+        append_events(conn, [_claim_event("coded", 1, "registered", reason="ok", rule_version="r@1"),
+                             _claim_event("registered", 0), Event("claim", "CLM-2", "registered", "register",
+                                                                  "system", occurred_at=T0)])
+        timeline = timeline_of(conn, "claim", "CLM-1")
+        assert timeline == [{name: getattr(e, name) for name in TIMELINE_COLUMNS}
+                            for e in events_for(conn, "claim", "CLM-1")]
+        assert [(e["from_state"], e["to_state"], e["reason"]) for e in timeline] == [
+            (None, "registered", None), ("registered", "coded", "ok")]
+        assert timeline_of(conn, "remittance", "CLM-1") == []

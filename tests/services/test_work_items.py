@@ -22,6 +22,7 @@ from rcmflow.errors import InputError, NotFoundError
 from rcmflow.services.events import events_for
 from rcmflow.services.transitions import history
 from rcmflow.services.work_items import (
+    SUMMARY_COLUMNS,
     DuplicateWorkItemError,
     WorkItemClosedError,
     WorkItemSpec,
@@ -31,6 +32,7 @@ from rcmflow.services.work_items import (
     bulk_resolve,
     cancel,
     get_item,
+    items_query,
     link,
     links_of,
     list_item_summaries,
@@ -289,6 +291,38 @@ def test_list_items_filters_and_pages(engine: Engine) -> None:
         assert [i.id for i in page] == ids[:2]
         assert [i.id for i in list_items(conn, limit=2, after_id=page[-1].id)] == ids[2:4]
         assert list_items(conn, queue="refunds") == []
+
+
+def test_summary_pages_from_reused_statements_equal_the_built_query(engine: Engine) -> None:
+    """The list pages reuse one statement per combination of filters with bound values: every combination the
+    API and the web pages offer, each value and each cursor, gives exactly what the statement built for those
+    values gives, and the same combination with other values does not answer with the first values' rows."""
+    with engine.begin() as conn:
+        ids = [_open(conn, f"C{i}", facility_id=f"F{i % 3}", priority=1 + i % 4).id for i in range(9)]
+        assign(conn, ids[1], "ana", LEAD)
+        assign(conn, ids[4], "bo", LEAD)
+        resolve(conn, ids[2], "PAID", actor=ANA)
+        open_item(conn, queue="refunds", item_type="refund", object_type="claim", object_id="R1", title="Refund",
+                  actor="rule:refunds@1", now=WEDNESDAY, policies=POLICIES, facility_id="F1")
+    combinations: list[dict[str, Any]] = [
+        {}, {"queue": "denials"}, {"queue": "refunds"}, {"owner": "ana"}, {"owner": "bo"}, {"state": "resolved"},
+        {"state": ["open", "in_progress"], "queue": "denials"}, {"facilities": ("F1",)},
+        {"facilities": ("F0", "F2")}, {"facilities": ()}, {"organisation_id": "default"},
+        {"organisation_id": "elsewhere"}]
+    with engine.connect() as conn:
+        for filters in combinations:
+            for sort in ("id", "-id", "priority", "-priority", "created_at"):
+                built = [dict(row._mapping) for row in conn.execute(
+                    items_query(select(*SUMMARY_COLUMNS), **filters, sort=sort, limit=100))]
+                assert list_item_summaries(conn, **filters, sort=sort, limit=100) == built, (filters, sort)
+                first = list_item_summaries(conn, **filters, sort=sort, limit=2)
+                if len(first) == 2:
+                    key = sort.lstrip("-")
+                    after = (first[-1][key], first[-1]["id"])
+                    rest = list_item_summaries(conn, **filters, sort=sort, limit=100, after=after)
+                    assert first + rest == built, (filters, sort)
+        assert [row["id"] for row in list_item_summaries(conn, owner="ana")] == [ids[1]]
+        assert [row["id"] for row in list_item_summaries(conn, owner="bo")] == [ids[4]]
 
 
 def test_queue_summary_is_one_grouped_query(engine: Engine) -> None:

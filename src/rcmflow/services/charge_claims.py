@@ -25,7 +25,7 @@ from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import Connection, func, select
+from sqlalchemy import Connection, bindparam, func, select
 
 from rcmflow.adapters.store.schema import (
     DEFAULT_ORGANISATION,
@@ -231,16 +231,20 @@ def release_claim(conn: Connection, claim_id: int, *, actor: str, now: datetime)
                  actor=actor, now=now)
 
 
+# Built once with a bound parameter: findings are read on every claim page and API claim read.
+_LATEST_FINDINGS = (
+    select(scrub_findings.c.scrub_number, scrub_findings.c.rule, scrub_findings.c.rule_version,
+           scrub_findings.c.pack, scrub_findings.c.severity, scrub_findings.c.category,
+           scrub_findings.c.message, scrub_findings.c.line_number, scrub_findings.c.inputs)
+    .where(scrub_findings.c.claim_id == bindparam("claim_id"),
+           scrub_findings.c.scrub_number == select(func.max(scrub_findings.c.scrub_number))
+           .where(scrub_findings.c.claim_id == bindparam("claim_id")).scalar_subquery())
+    .order_by(scrub_findings.c.id))
+
+
 def findings_of(conn: Connection, claim_id: int) -> list[dict[str, Any]]:
     """The findings of the claim's latest scrub, in the order they were found."""
-    latest = select(func.max(scrub_findings.c.scrub_number)).where(
-        scrub_findings.c.claim_id == claim_id).scalar_subquery()
-    return [dict(row._mapping) for row in conn.execute(
-        select(scrub_findings.c.scrub_number, scrub_findings.c.rule, scrub_findings.c.rule_version,
-               scrub_findings.c.pack, scrub_findings.c.severity, scrub_findings.c.category,
-               scrub_findings.c.message, scrub_findings.c.line_number, scrub_findings.c.inputs)
-        .where(scrub_findings.c.claim_id == claim_id, scrub_findings.c.scrub_number == latest)
-        .order_by(scrub_findings.c.id))]
+    return [dict(row._mapping) for row in conn.execute(_LATEST_FINDINGS, {"claim_id": claim_id})]
 
 
 def load_source_claims(conn: Connection, claim_ids: Sequence[int]) -> list[tuple[int, SourceClaim]]:

@@ -6,14 +6,14 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Connection, and_, case, func, select
+from sqlalchemy import Connection, and_, bindparam, case, func, select
 
 from rcmflow.adapters.store.schema import claim_lines, claims, scrub_findings
 from rcmflow.adapters.store.sql import keyset_page
 from rcmflow.errors import InputError, NotFoundError
 from rcmflow.services.charge_claims import findings_of
 from rcmflow.services.claims import CLAIM_OBJECT
-from rcmflow.services.events import events_for
+from rcmflow.services.events import timeline_of
 
 _SUMMARY_COLUMNS = (claims.c.id, claims.c.source_id, claims.c.patient_control_number, claims.c.claim_type,
                     claims.c.payer_id, claims.c.payer_name, claims.c.service_from, claims.c.service_to,
@@ -54,21 +54,22 @@ def list_claims(conn: Connection, *, state: str | None = None, payer_id: str | N
     return [{**row._mapping, "total_charge": str(row.total_charge)} for row in conn.execute(query)]
 
 
+# One claim's detail is the API's most frequent read: its statements are built once, with bound parameters, so
+# a request neither rebuilds them nor recomputes SQLAlchemy's cache keys (together more than the queries cost).
+_CLAIM = select(*_SUMMARY_COLUMNS, claims.c.member_id, claims.c.facility_id, claims.c.payer_claim_number,
+                claims.c.document_id).where(claims.c.id == bindparam("claim_id"))
+_LINES = (select(claim_lines.c.line_number, claim_lines.c.procedure_code, claim_lines.c.modifiers,
+                 claim_lines.c.revenue_code, claim_lines.c.units, claim_lines.c.charge, claim_lines.c.service_date,
+                 claim_lines.c.line_item_control_number)
+          .where(claim_lines.c.claim_id == bindparam("claim_id")).order_by(claim_lines.c.line_number))
+
+
 def claim_detail(conn: Connection, claim_id: int) -> dict[str, Any]:
     """One claim, its lines, the findings of its latest scrub and its timeline from the event log."""
-    row = conn.execute(select(*_SUMMARY_COLUMNS, claims.c.member_id, claims.c.facility_id,
-                              claims.c.payer_claim_number, claims.c.document_id)
-                       .where(claims.c.id == claim_id)).one_or_none()
+    row = conn.execute(_CLAIM, {"claim_id": claim_id}).one_or_none()
     if row is None:
         raise NotFoundError(kind="claim", key=claim_id)
     lines = [{**line._mapping, "charge": str(line.charge), "units": None if line.units is None else str(line.units)}
-             for line in conn.execute(
-        select(claim_lines.c.line_number, claim_lines.c.procedure_code, claim_lines.c.modifiers,
-               claim_lines.c.revenue_code, claim_lines.c.units, claim_lines.c.charge, claim_lines.c.service_date,
-               claim_lines.c.line_item_control_number)
-        .where(claim_lines.c.claim_id == claim_id).order_by(claim_lines.c.line_number))]
-    events = [{"occurred_at": e.occurred_at, "from_state": e.from_state, "to_state": e.to_state,
-               "activity": e.activity, "actor": e.actor, "reason": e.reason, "rule_version": e.rule_version}
-              for e in events_for(conn, CLAIM_OBJECT, str(claim_id))]
+             for line in conn.execute(_LINES, {"claim_id": claim_id})]
     return {"claim": {**row._mapping, "total_charge": str(row.total_charge)}, "lines": lines,
-            "findings": findings_of(conn, claim_id), "events": events}
+            "findings": findings_of(conn, claim_id), "events": timeline_of(conn, CLAIM_OBJECT, str(claim_id))}

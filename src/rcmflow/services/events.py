@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, bindparam, select
 
 from rcmflow.adapters.store.schema import DEFAULT_ORGANISATION, event_log, utc_now
 from rcmflow.adapters.store.sql import bulk_insert_values
@@ -112,6 +112,21 @@ def append_event_rows(conn: Connection, rows: Sequence[tuple[Any, ...]]) -> int:
     """Append events given as ``EVENT_COLUMNS`` rows (``EventRows.rows``), in one bulk operation."""
     bulk_insert_values(conn, event_log, EVENT_COLUMNS, rows)
     return len(rows)
+
+
+# What a timeline shows of each event, read with a statement built once (the claim read of the API runs it on
+# every request; building it and its cache key cost more than the query).
+TIMELINE_COLUMNS = ("occurred_at", "from_state", "to_state", "activity", "actor", "reason", "rule_version")
+_TIMELINE = (select(*(event_log.c[name] for name in TIMELINE_COLUMNS))
+             .where(event_log.c.object_type == bindparam("object_type"),
+                    event_log.c.object_id == bindparam("object_id"))
+             .order_by(event_log.c.occurred_at, event_log.c.id))
+
+
+def timeline_of(conn: Connection, object_type: str, object_id: str) -> list[dict[str, Any]]:
+    """One object's history as ``TIMELINE_COLUMNS`` dicts, oldest first (ties in time keep insertion order)."""
+    return [dict(zip(TIMELINE_COLUMNS, row, strict=True))
+            for row in conn.execute(_TIMELINE, {"object_type": object_type, "object_id": object_id})]
 
 
 def events_for(

@@ -18,6 +18,7 @@ Everything runs in the caller's transaction, and the many-item paths are set-bas
 
 from __future__ import annotations
 
+import functools
 import hashlib
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
@@ -25,7 +26,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, Select, case, func, select, text, update
+from sqlalchemy import Connection, Select, bindparam, case, func, select, text, update
 
 from rcmflow.adapters.store.schema import (
     DEFAULT_ORGANISATION,
@@ -580,9 +581,44 @@ def list_items(conn: Connection, **filters: Any) -> list[WorkItem]:
 SUMMARY_COLUMNS = tuple(column for column in work_items.c if column.name not in ("details", "dedup_key"))
 
 
+# The filters a list page or the API offers: their statements are built once per combination, with bound values.
+_PAGE_FILTERS = frozenset({"queue", "state", "owner", "organisation_id", "facilities", "sort", "after", "limit"})
+
+
 def list_item_summaries(conn: Connection, **filters: Any) -> list[dict[str, Any]]:
     """Like ``list_items``, as plain rows without the details: what list pages and the API need, cheaply."""
-    return [dict(row._mapping) for row in conn.execute(items_query(select(*SUMMARY_COLUMNS), **filters))]
+    if not filters.keys() <= _PAGE_FILTERS:
+        return [dict(row._mapping) for row in conn.execute(items_query(select(*SUMMARY_COLUMNS), **filters))]
+    state = filters.get("state")
+    states = None if state is None else (state,) if isinstance(state, str) else tuple(state)
+    after = filters.get("after")
+    facilities = filters.get("facilities")
+    statement = _summary_page_statement(
+        filters.get("sort", "id"), states, after is not None, facilities is not None,
+        *(filters.get(name) is not None for name in ("queue", "owner", "organisation_id")))
+    values = {"limit": filters.get("limit", DEFAULT_LIMIT), "queue": filters.get("queue"),
+              "owner": filters.get("owner"), "organisation_id": filters.get("organisation_id"),
+              "facilities": list(facilities or ()), "after_value": None, "after_id": None}
+    if after is not None:
+        values["after_value"], values["after_id"] = after
+    result = conn.execute(statement, values)
+    keys = tuple(result.keys())
+    return [dict(zip(keys, row, strict=True)) for row in result]
+
+
+@functools.lru_cache(maxsize=256)
+def _summary_page_statement(sort: str, states: tuple[str, ...] | None, has_after: bool, has_facilities: bool,
+                            has_queue: bool, has_owner: bool, has_organisation: bool) -> Select[Any]:
+    """The list statement for one combination of filters, their values left as bound parameters: building a
+    statement and its SQLAlchemy cache key costs more than a page's query, so a page reuses one. Only the
+    combination is cached, never a value (states are checked against the known ones by ``items_query``)."""
+    after_key = work_items.c[sort.lstrip("-")] if sort.lstrip("-") in WORK_ITEM_SORTS else work_items.c.id
+    return items_query(
+        select(*SUMMARY_COLUMNS), sort=sort, state=states, limit=bindparam("limit"),
+        after=(bindparam("after_value", type_=after_key.type), bindparam("after_id")) if has_after else None,
+        queue=bindparam("queue") if has_queue else None, owner=bindparam("owner") if has_owner else None,
+        organisation_id=bindparam("organisation_id") if has_organisation else None,
+        conditions=(work_items.c.facility_id.in_(bindparam("facilities", expanding=True)),) if has_facilities else ())
 
 
 def items_query(
