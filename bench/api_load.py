@@ -189,12 +189,38 @@ def _token(port: int, client_id: str, secret: str) -> str:
     raise SystemExit("could not obtain a token")
 
 
+def _read(path: Path) -> str:
+    try:
+        return path.read_text()
+    except OSError:
+        return ""
+
+
+def _cpu_seconds(root: int) -> float:
+    """User + system CPU time of ``root`` and its children (uvicorn's worker processes), from /proc: the server's
+    cost per request, a steadier figure than rates on a machine whose speed varies with its neighbours."""
+    if not Path(f"/proc/{root}").exists():
+        return float("nan")  # no /proc (not Linux): the figure is left out
+    children = [pid for task in Path(f"/proc/{root}/task").glob("*") for pid in _read(task / "children").split()]
+    total = 0
+    for pid in [str(root), *children]:
+        stat = _read(Path(f"/proc/{pid}/stat"))
+        if not stat:
+            continue
+        fields = stat.rsplit(")", 1)[1].split()
+        total += int(fields[11]) + int(fields[12])  # utime, stime (clock ticks)
+    return total / os.sysconf("SC_CLK_TCK")
+
+
 def _drive(port: int, duration: float, connections: list[dict[str, object]],
-           rate: float | None = None) -> dict[str, object]:
+           rate: float | None = None, server: int | None = None) -> dict[str, object]:
     plan = json.dumps({"port": port, "duration": duration, "connections": connections,
                        "rate": None if rate is None else rate / len(connections)})
+    before = _cpu_seconds(server) if server else float("nan")
     done = subprocess.run([sys.executable, "-c", DRIVER], input=plan.encode(), capture_output=True, check=True)
-    return json.loads(done.stdout)
+    result = json.loads(done.stdout)
+    result["server_cpu"] = _cpu_seconds(server) - before if server else float("nan")
+    return result
 
 
 def _percentile(values: list[float], fraction: float) -> float:
@@ -215,6 +241,9 @@ def _report(title: str, result: dict[str, object]) -> tuple[float, float]:
               f"{_percentile(values, .99):>8.1f}")
     p99 = _percentile(every, .99) if every else float("nan")
     print(f"  {'all':<28} {total:>9,} {_percentile(every, .5):>8.1f} {_percentile(every, .95):>8.1f} {p99:>8.1f}")
+    cpu = float(result.get("server_cpu", float("nan")))  # type: ignore[arg-type]
+    if total and cpu == cpu:
+        print(f"  server CPU per request: {cpu / total * 1000:.2f} ms (all worker processes)")
     if result["errors"]:
         print(f"  non-200 answers: {result['errors']}")
     return rps, p99
@@ -260,7 +289,8 @@ def _run(args: argparse.Namespace, schema: str | None) -> None:
             print(f"{len(tokens)} clients authenticated; {len(claim_ids):,} claims; server workers: {args.workers}")
             anchor = [{"token": None, "paths": [["GET /healthz", "/healthz"]]} for _ in tokens]
             _drive(port, 2.0, anchor)  # warm up the server processes
-            anchor_rps, _ = _report("anchor: GET /healthz (no auth, no database)", _drive(port, args.duration, anchor))
+            anchor_rps, _ = _report("anchor: GET /healthz (no auth, no database)",
+                                    _drive(port, args.duration, anchor, server=server.pid))
             rng = secrets.SystemRandom()
             plans = []
             for token in tokens:
@@ -271,14 +301,14 @@ def _run(args: argparse.Namespace, schema: str | None) -> None:
                 plans.append({"token": token, "paths": paths})
             _drive(port, 2.0, plans)
             rps, _ = _report("saturation: as fast as the server answers (closed loop)",
-                             _drive(port, args.duration, plans))
+                             _drive(port, args.duration, plans, server=server.pid))
             offered = float(args.rate)
             at_rate, p99 = _report(f"latency at {offered:,.0f} requests/s offered by {len(plans)} clients (open loop, "
                                    "measured from when each request was due)",
-                                   _drive(port, args.duration, plans, rate=offered))
+                                   _drive(port, args.duration, plans, rate=offered, server=server.pid))
             half = rps / 2
             _report(f"for comparison, latency at half the saturation rate ({half:,.0f} requests/s, open loop)",
-                    _drive(port, args.duration, plans, rate=half))
+                    _drive(port, args.duration, plans, rate=half, server=server.pid))
         finally:
             server.terminate()
             server.wait(timeout=30)

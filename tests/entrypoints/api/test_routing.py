@@ -12,7 +12,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Engine, func, insert, select
 
 from rcmflow.adapters.store.schema import processed_messages
-from rcmflow.entrypoints.api.deps import ReadConn, RequestConnection, WriteConn
+from rcmflow.entrypoints.api.deps import ReadConn, RequestConnection, WriteConn, reading_engine
 from rcmflow.entrypoints.api.routing import OneHopRoute
 
 NOW = datetime(2026, 12, 6, 9, tzinfo=UTC)
@@ -34,8 +34,14 @@ def _app(engine: Engine) -> FastAPI:
     def count(conn: ReadConn) -> dict[str, Any]:
         return {"rows": conn.execute(select(func.count()).select_from(processed_messages)).scalar_one()}
 
+    @router.get("/transaction")
+    def transaction(conn: ReadConn) -> dict[str, Any]:
+        conn.execute(select(func.count()).select_from(processed_messages)).scalar_one()
+        return {"status": conn.connection.dbapi_connection.info.transaction_status.name}
+
     app = FastAPI()
     app.state.engine = engine
+    app.state.read_engine = reading_engine(engine)
     app.state.seen = seen
     app.include_router(router)
     return app
@@ -58,3 +64,15 @@ def test_a_request_connection_outside_a_one_hop_route_says_what_is_wrong(engine:
     pending = RequestConnection(engine, write=False)
     with pytest.raises(TypeError, match="OneHopRoute"):
         pending.execute(select(1))
+
+
+@pytest.mark.postgres
+def test_a_read_route_holds_no_transaction_open_on_postgresql(engine: Engine) -> None:
+    """Reads run in autocommit: no BEGIN before them and no ROLLBACK when the connection goes back to the pool."""
+    client = TestClient(_app(engine))
+    assert client.get("/transaction").json() == {"status": "IDLE"}  # INTRANS inside a transaction
+    assert client.post("/write/one").json() == {"stored": "one"}
+    assert client.get("/count").json() == {"rows": 1}
+    with engine.connect() as conn:  # the pool's connections are back to transactions for everyone else
+        conn.execute(select(1))
+        assert conn.connection.dbapi_connection.info.transaction_status.name == "INTRANS"

@@ -20,6 +20,7 @@ from fastapi.responses import JSONResponse
 from sqlalchemy import Engine, text
 
 from rcmflow.adapters.store.schema import utc_now
+from rcmflow.entrypoints.api.deps import reading_engine
 from rcmflow.entrypoints.api.docs import install_local_docs
 from rcmflow.entrypoints.api.idempotency import IdempotencyKeys
 from rcmflow.entrypoints.api.limits import BodySizeLimit, ConcurrencyLimit, RateLimit, TokenBuckets
@@ -61,6 +62,7 @@ def create_app(engine: Engine, settings: Settings | None = None, *, keys: KeyCac
                               "Authenticate with OAuth2 client credentials (POST /v1/oauth/token) and send "
                               "the access token as a bearer token.")
     app.state.engine = engine
+    app.state.read_engine = reading_engine(engine)
     app.state.settings = settings
     app.state.audit_writer = audit_writer
     app.state.clock = clock or utc_now

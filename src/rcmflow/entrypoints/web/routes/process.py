@@ -18,7 +18,7 @@ from fastapi.responses import Response
 
 from rcmflow.domain.access import Principal
 from rcmflow.domain.states import MACHINES
-from rcmflow.entrypoints.api.deps import ReadConn
+from rcmflow.entrypoints.api.deps import StreamingReadConn
 from rcmflow.entrypoints.api.routing import OneHopRoute
 from rcmflow.entrypoints.api.security import facility_filter, require
 from rcmflow.entrypoints.web.process_map import layout
@@ -45,7 +45,8 @@ def _mined(conn: Any, key: tuple[Any, ...], compute: Any) -> Any:
 
 
 @router.get("/process")
-def process_map(request: Request, conn: ReadConn, principal: Annotated[Principal, Depends(require("reports:read"))],
+def process_map(request: Request, conn: StreamingReadConn,
+                principal: Annotated[Principal, Depends(require("reports:read"))],
                 object_type: Annotated[str, Query(max_length=32)] = "claim",
                 days: Annotated[int, Query(ge=1, le=3650)] = 30) -> Response:
     from rcmflow.services.process_maps import MAX_CASES, OBJECT_TYPES, WINDOWS, mine_window, process_map
