@@ -13,13 +13,14 @@ from typing import Any
 from xml.etree import ElementTree
 
 import pytest
-from sqlalchemy import Connection, Engine, Table
+from sqlalchemy import Connection, Engine, Table, delete
 
 from rcmflow.adapters.store.schema import (
     claim_payments,
     claims,
     deposit_matches,
     deposits,
+    event_log,
     remittances,
     work_item_links,
     work_items,
@@ -235,3 +236,13 @@ def test_an_unknown_extension_is_refused_before_any_work(engine: Engine, tmp_pat
     with pytest.raises(InputError, match="must end in"):
         _export(engine, tmp_path / "log.csv")
     assert not (tmp_path / "log.csv").exists()
+
+
+def test_the_callers_connection_is_left_as_it_was(engine: Engine, network: Network, tmp_path: Path) -> None:
+    """The export streams its reads as an option of its own statements: the caller's next statements on the same
+    connection (a DELETE here, which PostgreSQL cannot run through a server-side cursor) are not streamed."""
+    with engine.begin() as conn:
+        export_ocel(conn, tmp_path / "log.jsonocel")
+        assert "yield_per" not in conn.get_execution_options()
+        deleted = conn.execute(delete(event_log).where(event_log.c.organisation_id == "elsewhere")).rowcount
+    assert deleted == 1

@@ -165,7 +165,9 @@ def _read_events(conn: Connection, organisation_id: str, since: datetime | None,
                     event_log.c.rule_version)
              .where(*scope).order_by(event_log.c.id))
     columns = ["id", "object_type", "object_id", "from_state", "to_state", ACTIVITY, "actor", TIME, "rule_version"]
-    result = conn.execution_options(yield_per=_BATCH).execute(query)
+    # Streamed in batches: an option of this statement, never of the caller's connection (which it would change
+    # for every later statement: PostgreSQL cannot DECLARE a cursor for a DELETE).
+    result = conn.execute(query.execution_options(yield_per=_BATCH))
     frames = [pd.DataFrame.from_records(list(map(tuple, rows)), columns=columns) for rows in result.partitions()]
     events = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=columns)
     events[TIME] = pd.to_datetime(events[TIME], utc=True, format="ISO8601")
@@ -217,7 +219,7 @@ def _stored_attributes(conn: Connection, organisation_id: str, object_type: str,
 def _relation_rows(conn: Connection, organisation_id: str) -> Iterator[tuple[str, str, str, str, str]]:
     """(source type, source id, target type, target id, qualifier) of every object-to-object relation."""
     def rows(query: Any) -> Iterator[Any]:
-        yield from conn.execution_options(yield_per=_BATCH).execute(query)
+        yield from conn.execute(query.execution_options(yield_per=_BATCH))
 
     payments = claim_payments.c
     for r in rows(select(payments.id, payments.claim_id, payments.remittance_id)
