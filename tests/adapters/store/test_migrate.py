@@ -119,5 +119,5 @@ def test_migrations_ship_inside_the_package() -> None:
     # The wheel carries everything under src/rcmflow (hatchling); the script folder must be there too.
     assert (migrate.MIGRATIONS_DIR / "env.py").is_file()
     assert (migrate.MIGRATIONS_DIR / "script.py.mako").is_file()
-    assert migrate.head_revision() == "0020_facility_scoped_figures"
+    assert migrate.head_revision() == "0021_drop_payment_licn_index"
     assert migrate.MIGRATIONS_DIR.parent.name == "store"

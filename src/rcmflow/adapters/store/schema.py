@@ -810,7 +810,6 @@ service_payments = Table(
     Column("claim_line_id", BigInteger, ForeignKey("claim_lines.id"), nullable=True),  # the billed line it pays
 )
 Index("ix_service_payments_claim_payment", service_payments.c.claim_payment_id)
-Index("ix_service_payments_line_item", service_payments.c.line_item_control_number)
 
 # CAS: at claim level (service_payment_id NULL) or service level.
 payment_adjustments = Table(
