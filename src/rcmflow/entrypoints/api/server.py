@@ -25,7 +25,7 @@ def app_from_settings() -> FastAPI:
     engine = create_engine_for(settings.database_url, pool_size=API_THREADS + 4, max_overflow=0)
     ensure_schema(engine)
     app = create_app(engine)
-    settle_garbage_collector(app)
+    settle_garbage_collector()
     return app
 
 
@@ -33,14 +33,13 @@ def app_from_settings() -> FastAPI:
 YOUNG_COLLECTION_EVERY = 20_000
 
 
-def settle_garbage_collector(app: FastAPI) -> None:
+def settle_garbage_collector() -> None:
     """Keep the cycle collector out of the answers' latency. A worker holds some 125,000 long-lived objects after
     start-up (routes, schemas, SQLAlchemy and pydantic machinery), and each full collection walked them all:
     65-180 ms on the reference machine, several times a minute under load, each one a stall for every request
     in flight. Start-up's objects are moved out of the collector's reach (``gc.freeze``), and the young
     generation is collected less often, so fewer objects of requests still in flight are promoted to be walked
     again. With both, ``bench/api_load.py`` saw no full collection during its runs (seven before)."""
-    app.openapi()  # the OpenAPI document is built on first use: build it now, with the rest of start-up
     gc.collect()
     gc.freeze()
     _, middle, old = gc.get_threshold()
