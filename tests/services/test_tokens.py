@@ -58,9 +58,11 @@ def test_retiring_the_key_drops_cached_tokens_it_signed(engine: Engine) -> None:
 
 def test_an_expired_token_is_never_answered_from_memory(engine: Engine) -> None:
     cache = KeyCache(engine, refresh_every=3600)
-    _, token = _token(engine, ttl=timedelta(seconds=1))
+    # Expiry is in whole seconds from the issue time truncated to the second: a 3 s token lives 2 to 3 s, long
+    # enough to be verified on a slow machine (a 1 s token could expire before its first verification).
+    _, token = _token(engine, ttl=timedelta(seconds=3))
     verify_token(token, cache)
-    time.sleep(1.1)
+    time.sleep(3.1)
     assert cache.verified(token) is None
     with pytest.raises(InvalidTokenError, match="expired"):
         verify_token(token, cache)
