@@ -1,13 +1,17 @@
-"""The audit chain: intact when untouched; an altered or removed row is named by verify."""
+"""The audit chain: intact when untouched; an altered or removed row is named by verify; the group-commit writer's
+waiters resume once their rows are committed, or learn that they were not."""
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import Engine, delete, select, update
+from sqlalchemy import Engine, delete, func, select, update
+from sqlalchemy.exc import DBAPIError
 
+from rcmflow.adapters.store.engine import create_engine_for
 from rcmflow.adapters.store.schema import audit_log
-from rcmflow.services.audit import AuditEntry, append_audit, verify_chain
+from rcmflow.services.audit import AuditEntry, AuditWriter, append_audit, verify_chain
 
 START = datetime(2026, 3, 2, 9, 30, 15, 123456, tzinfo=UTC)
 
@@ -69,3 +73,48 @@ def test_the_verify_command_exits_non_zero_naming_the_broken_row(empty_database_
         assert broken.exit_code == 1 and f"row {ids[1]}" in broken.output
     finally:
         engine.dispose()
+
+
+def test_coroutines_awaiting_the_writer_are_on_record_when_they_resume(engine: Engine) -> None:
+    writer = AuditWriter(engine)
+    seen: list[int] = []
+
+    async def read(n: int) -> None:
+        await writer.committed([AuditEntry("client:api", "read claim", "claim", str(n), START)])
+        with engine.connect() as conn:  # on record by the time the caller resumes
+            seen.append(conn.execute(select(func.count()).select_from(audit_log)
+                                     .where(audit_log.c.object_id == str(n))).scalar_one())
+
+    async def many() -> None:
+        await asyncio.gather(*(read(n) for n in range(40)))
+
+    try:
+        asyncio.run(many())
+    finally:
+        writer.close()
+    assert seen == [1] * 40
+    with engine.connect() as conn:
+        check = verify_chain(conn)
+    assert check.intact and check.rows == 40
+
+
+def test_a_failed_commit_reaches_every_waiting_coroutine(empty_database_url: str) -> None:
+    engine = create_engine_for(empty_database_url)  # never migrated: there is no audit table to append to
+    writer = AuditWriter(engine)
+
+    async def read(n: int) -> BaseException | None:
+        try:
+            await writer.committed([AuditEntry("client:api", "read claim", "claim", str(n), START)])
+        except Exception as exc:  # noqa: BLE001 - the test inspects it
+            return exc
+        return None
+
+    async def many() -> list[BaseException | None]:
+        return await asyncio.gather(*(read(n) for n in range(5)))
+
+    try:
+        outcomes = asyncio.run(many())
+    finally:
+        writer.close()
+        engine.dispose()
+    assert all(isinstance(outcome, DBAPIError) for outcome in outcomes)

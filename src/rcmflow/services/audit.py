@@ -9,6 +9,7 @@ from the same row.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 import queue
@@ -126,13 +127,14 @@ class AuditWriter:
 
     A caller hands its entries over and waits until they are committed: the PHI it read is returned only once
     the read is on record. One thread appends whatever has queued up in one transaction, so a hundred
-    concurrent reads cost one lock and one commit instead of a hundred serialised ones."""
+    concurrent reads cost one lock and one commit instead of a hundred serialised ones. A caller on an event loop
+    awaits ``committed`` and holds no thread while it waits; the writer wakes each loop once per batch."""
 
     def __init__(self, engine: Engine, *, max_batch: int = 500, timeout: float = 30.0) -> None:
         self.engine = engine
         self.max_batch = max_batch
         self.timeout = timeout
-        self._queue: queue.SimpleQueue[tuple[Sequence[AuditEntry], Future[None]] | None] = queue.SimpleQueue()
+        self._queue: queue.SimpleQueue[tuple[Sequence[AuditEntry], _Waiter] | None] = queue.SimpleQueue()
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
 
@@ -144,6 +146,17 @@ class AuditWriter:
         self._start()
         self._queue.put((entries, done))
         done.result(timeout=self.timeout)
+
+    async def committed(self, entries: Sequence[AuditEntry]) -> None:
+        """Append ``entries`` and return once they are committed, waiting on the caller's event loop."""
+        if not entries:
+            return
+        loop = asyncio.get_running_loop()
+        done: asyncio.Future[None] = loop.create_future()
+        self._start()
+        self._queue.put((entries, (loop, done)))
+        async with asyncio.timeout(self.timeout):
+            await done
 
     def _start(self) -> None:
         if self._thread is None:
@@ -173,15 +186,46 @@ class AuditWriter:
                     self._queue.put(None)  # stop after this batch
                     break
                 batch.append(item)
+            error: Exception | None = None
             try:
                 with self.engine.begin() as conn:
                     append_audit(conn, [entry for entries, _ in batch for entry in entries])
             except Exception as exc:  # noqa: BLE001 - every waiting caller learns that its read is not on record
-                for _, done in batch:
-                    done.set_exception(exc)
+                error = exc
+            _settle([waiter for _, waiter in batch], error)
+
+
+# Who waits for a batch: a thread (a concurrent Future) or a coroutine (its event loop and an asyncio Future).
+_Waiter = Future[None] | tuple[asyncio.AbstractEventLoop, asyncio.Future[None]]
+
+
+def _settle(waiters: Sequence[_Waiter], error: Exception | None) -> None:
+    """Tell every waiter of a batch how it ended: threads directly, each event loop once for all its waiters (a
+    thread-safe call wakes the loop through a pipe, which cost more than the rest of a read's audit)."""
+    per_loop: dict[asyncio.AbstractEventLoop, list[asyncio.Future[None]]] = {}
+    for waiter in waiters:
+        if isinstance(waiter, Future):
+            if error is None:
+                waiter.set_result(None)
             else:
-                for _, done in batch:
-                    done.set_result(None)
+                waiter.set_exception(error)
+        else:
+            per_loop.setdefault(waiter[0], []).append(waiter[1])
+    for loop, futures in per_loop.items():
+        try:
+            loop.call_soon_threadsafe(_resolve, futures, error)
+        except RuntimeError:  # the loop has closed: nobody is waiting any more
+            pass
+
+
+def _resolve(futures: list[asyncio.Future[None]], error: Exception | None) -> None:
+    for future in futures:
+        if future.done():  # the waiter gave up (timeout, a client that went away)
+            continue
+        if error is None:
+            future.set_result(None)
+        else:
+            future.set_exception(error)
 
 
 def record_action(conn: Connection, actor: str, action: str, object_type: str, object_ids: Sequence[str | int], *,

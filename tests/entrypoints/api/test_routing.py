@@ -1,4 +1,6 @@
-"""One thread hop per route: its request connection opened, committed and returned in the route's thread."""
+"""One thread hop per route: its request connection opened, committed and returned in the route's thread; a bounded
+SQLite read on the event loop, moved to a thread when it overruns its budget; reads of PHI on record before the
+answer leaves."""
 
 from __future__ import annotations
 
@@ -7,15 +9,28 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
-from fastapi import APIRouter, FastAPI
+from fastapi import APIRouter, FastAPI, Request
 from fastapi.testclient import TestClient
-from sqlalchemy import Engine, func, insert, select
+from sqlalchemy import Engine, func, insert, select, text
 
-from rcmflow.adapters.store.schema import processed_messages
-from rcmflow.entrypoints.api.deps import ReadConn, RequestConnection, WriteConn, reading_engine
+from rcmflow.adapters.store.schema import audit_log, processed_messages
+from rcmflow.domain.access import Principal
+from rcmflow.entrypoints.api.deps import (
+    BoundedReadConn,
+    ReadConn,
+    RequestConnection,
+    WriteConn,
+    audit_read,
+    reading_engine,
+)
 from rcmflow.entrypoints.api.routing import OneHopRoute
+from rcmflow.services.audit import AuditWriter, verify_chain
 
 NOW = datetime(2026, 12, 6, 9, tzinfo=UTC)
+READER = Principal("c1", "client", "reader", ("biller",), frozenset({"claims:read"}))
+# A read SQLite takes far longer than the inline budget for (a recursive count to three million: about a second).
+_SLOW_COUNT = text("WITH RECURSIVE c(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM c WHERE n < 3000000) "
+                   "SELECT count(*) FROM c")
 
 
 def _app(engine: Engine) -> FastAPI:
@@ -39,9 +54,24 @@ def _app(engine: Engine) -> FastAPI:
         conn.execute(select(func.count()).select_from(processed_messages)).scalar_one()
         return {"status": conn.connection.dbapi_connection.info.transaction_status.name}
 
+    @router.get("/bounded")
+    def bounded(request: Request, conn: BoundedReadConn, slow: bool = False, phi: bool = False) -> dict[str, Any]:
+        seen.setdefault("bounded", []).append(threading.current_thread())
+        rows = conn.execute(select(func.count()).select_from(processed_messages)).scalar_one()
+        if phi:  # recorded before the slow part: a run that overruns must not leave a second record
+            audit_read(request, READER, "read claim", "claim", "7")
+        if slow:
+            conn.execute(_SLOW_COUNT).scalar_one()
+        return {"rows": rows}
+
+    @router.get("/loop")
+    async def loop() -> None:
+        seen["loop"] = threading.current_thread()
+
     app = FastAPI()
     app.state.engine = engine
     app.state.read_engine = reading_engine(engine)
+    app.state.audit_writer = AuditWriter(engine)
     app.state.seen = seen
     app.include_router(router)
     return app
@@ -76,3 +106,41 @@ def test_a_read_route_holds_no_transaction_open_on_postgresql(engine: Engine) ->
     with engine.connect() as conn:  # the pool's connections are back to transactions for everyone else
         conn.execute(select(1))
         assert conn.connection.dbapi_connection.info.transaction_status.name == "INTRANS"
+
+
+def test_a_bounded_read_runs_on_the_event_loop_on_sqlite_and_in_a_worker_thread_on_postgresql(
+        engine: Engine, database_backend: str) -> None:
+    app = _app(engine)
+    with TestClient(app) as client:
+        client.get("/loop")
+        assert client.post("/write/one").json() == {"stored": "one"}
+        assert client.get("/bounded").json() == {"rows": 1}
+    on_loop = app.state.seen["bounded"] == [app.state.seen["loop"]]
+    assert on_loop is (database_backend == "sqlite")
+
+
+def test_a_bounded_read_that_overruns_its_budget_answers_from_a_worker_thread(engine: Engine,
+                                                                              database_backend: str) -> None:
+    app = _app(engine)
+    with TestClient(app) as client:
+        client.get("/loop")
+        assert client.get("/bounded", params={"slow": True}).json() == {"rows": 0}
+    threads = app.state.seen["bounded"]
+    loop = app.state.seen["loop"]
+    if database_backend == "sqlite":  # started on the loop, interrupted at the budget, run again in a thread
+        assert threads[0] is loop and len(threads) == 2
+    assert threads[-1] is not loop
+
+
+def test_a_read_of_phi_is_on_record_once_before_the_answer_even_when_the_read_ran_twice(engine: Engine) -> None:
+    app = _app(engine)
+    with TestClient(app) as client:
+        assert client.get("/bounded", params={"phi": True}).json() == {"rows": 0}
+        with engine.connect() as conn:  # committed by the time the answer arrived
+            assert conn.execute(select(func.count()).select_from(audit_log)).scalar_one() == 1
+        assert client.get("/bounded", params={"phi": True, "slow": True}).json() == {"rows": 0}
+    app.state.audit_writer.close()
+    with engine.connect() as conn:
+        rows = conn.execute(select(audit_log.c.actor, audit_log.c.object_id)).all()
+        assert verify_chain(conn).intact
+    assert rows == [("client:reader", "7"), ("client:reader", "7")]

@@ -27,6 +27,7 @@ class RequestConnection:
 
     engine: Engine
     write: bool
+    bounded: bool = False  # a read of one object or one page: may run on the event loop (routing.py)
 
     def __getattr__(self, name: str) -> Any:
         raise TypeError("a route that takes ReadConn or WriteConn must be a OneHopRoute (entrypoints.api.routing)")
@@ -48,6 +49,13 @@ def reading_engine(engine: Engine) -> Engine:
     return engine
 
 
+async def bounded_read_connection(request: Request) -> RequestConnection:
+    """A read of a bounded amount (one object, one page through an index). On SQLite, where a read is CPU work on a
+    local file and costs less than the hand-off to a worker thread, its route runs on the event loop under a time
+    budget, and moves to a worker thread when it overruns (``routing.py``)."""
+    return RequestConnection(request.app.state.read_engine, write=False, bounded=True)
+
+
 async def streaming_read_connection(request: Request) -> RequestConnection:
     """A read in one transaction: what a route needs whose queries stream their rows (``yield_per``), since a
     PostgreSQL server-side cursor lives only inside a transaction."""
@@ -62,6 +70,7 @@ async def write_connection(request: Request) -> RequestConnection:
 
 # A read whose statements each run on their own (autocommit on PostgreSQL, see ``reading_engine``).
 ReadConn = Annotated[Connection, Depends(read_connection)]
+BoundedReadConn = Annotated[Connection, Depends(bounded_read_connection)]
 StreamingReadConn = Annotated[Connection, Depends(streaming_read_connection)]
 WriteConn = Annotated[Connection, Depends(write_connection)]
 Limit = Annotated[int, Query(ge=1, le=MAX_LIMIT, description="Items per page.")]
@@ -104,8 +113,19 @@ def audit(conn: Connection, request: Request, principal: Principal, action: str,
     append_audit(conn, _entries(request, principal, action, object_type, object_ids, before, after))
 
 
+# Where a route's read audits wait, in the request's state, for ``routing.OneHopRoute`` to have them committed.
+PENDING_READ_AUDITS = "pending_read_audits"
+
+
 def audit_read(request: Request, principal: Principal, action: str, object_type: str,
                object_ids: list[str] | str) -> None:
     """Record a read of PHI before its answer leaves: committed by the app's group-commit writer (many
-    concurrent reads share one transaction); raises, and so withholds the answer, if it cannot be."""
-    request.app.state.audit_writer.record(_entries(request, principal, action, object_type, object_ids, None, None))
+    concurrent reads share one transaction). A ``OneHopRoute`` awaits the commit once the route has returned,
+    holding no thread while it waits; anywhere else this waits here. Either way a failure to commit raises, and
+    so withholds the answer."""
+    entries = _entries(request, principal, action, object_type, object_ids, None, None)
+    pending = request.scope.get("state", {}).get(PENDING_READ_AUDITS)
+    if pending is not None:
+        pending.extend(entries)
+    else:
+        request.app.state.audit_writer.record(entries)

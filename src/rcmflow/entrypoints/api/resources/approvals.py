@@ -11,7 +11,7 @@ from pydantic import BaseModel, Field
 
 from rcmflow.adapters.store.schema import utc_now
 from rcmflow.domain.access import Principal
-from rcmflow.entrypoints.api.deps import Id, ReadConn, WriteConn, audit
+from rcmflow.entrypoints.api.deps import BoundedReadConn, Id, WriteConn, audit
 from rcmflow.entrypoints.api.routes_shared import approval_body
 from rcmflow.entrypoints.api.routing import OneHopRoute
 from rcmflow.entrypoints.api.security import require
@@ -31,7 +31,7 @@ class RejectRequest(BaseModel):
 
 
 @router.get("")
-def list_approvals_route(conn: ReadConn, principal: Annotated[Principal, Depends(require("approvals:read"))],
+def list_approvals_route(conn: BoundedReadConn, principal: Annotated[Principal, Depends(require("approvals:read"))],
                          state: Annotated[str | None, Query(pattern="^(pending|approved|rejected|cancelled)$")]
                          = None,
                          limit: Annotated[int, Query(ge=1, le=500)] = 50) -> dict[str, Any]:
@@ -43,7 +43,7 @@ def list_approvals_route(conn: ReadConn, principal: Annotated[Principal, Depends
 
 
 @router.get("/{request_id}")
-def approval_route(request_id: Id, conn: ReadConn,
+def approval_route(request_id: Id, conn: BoundedReadConn,
                    principal: Annotated[Principal, Depends(require("approvals:read"))]) -> dict[str, Any]:
     """One approval request with its chain and decisions."""
     from rcmflow.services.approvals import request_detail

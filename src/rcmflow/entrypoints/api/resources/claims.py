@@ -9,7 +9,7 @@ from fastapi import APIRouter, Depends, Query, Request
 
 from rcmflow.adapters.store.schema import utc_now
 from rcmflow.domain.access import Principal
-from rcmflow.entrypoints.api.deps import Cursor, Id, Limit, ReadConn, WriteConn, audit, audit_read
+from rcmflow.entrypoints.api.deps import BoundedReadConn, Cursor, Id, Limit, WriteConn, audit, audit_read
 from rcmflow.entrypoints.api.pagination import decode_cursor, page
 from rcmflow.entrypoints.api.routing import OneHopRoute
 from rcmflow.entrypoints.api.schemas import ClaimDetail, ClaimPage
@@ -22,7 +22,7 @@ ClaimSort = Annotated[str, Query(pattern=r"^-?(id|created_at|total_charge)$",
 
 @router.get("", response_model=ClaimPage)
 def list_claims_route(
-    conn: ReadConn, principal: Annotated[Principal, Depends(require("claims:read"))],
+    conn: BoundedReadConn, principal: Annotated[Principal, Depends(require("claims:read"))],
     state: Annotated[str | None, Query(max_length=24)] = None,
     payer_id: Annotated[str | None, Query(max_length=64)] = None,
     sort: ClaimSort = "id", limit: Limit = 50, cursor: Cursor = None,
@@ -36,7 +36,7 @@ def list_claims_route(
 
 
 @router.get("/{claim_id}", response_model=ClaimDetail)
-def claim_route(request: Request, claim_id: Id, conn: ReadConn,
+def claim_route(request: Request, claim_id: Id, conn: BoundedReadConn,
                 principal: Annotated[Principal, Depends(require("claims:read"))]) -> dict[str, Any]:
     """One claim: its lines, its latest scrub findings (rule@version, inputs) and its timeline. A read of
     protected health information: it is recorded in the audit trail before the answer is sent."""

@@ -9,7 +9,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Query
 
 from rcmflow.domain.access import Principal
-from rcmflow.entrypoints.api.deps import Cursor, Id, Limit, ReadConn
+from rcmflow.entrypoints.api.deps import BoundedReadConn, Cursor, Id, Limit, ReadConn
 from rcmflow.entrypoints.api.pagination import decode_cursor, page
 from rcmflow.entrypoints.api.routing import OneHopRoute
 from rcmflow.entrypoints.api.schemas import KpiReportOut
@@ -21,7 +21,7 @@ _DEPOSIT_STATE = "^(received|matched|unmatched|reconciled|written off)$"
 
 
 @router.get("/remittances", tags=["remittances"])
-def list_remittances_route(conn: ReadConn, principal: Annotated[Principal, Depends(require("remittances:read"))],
+def list_remittances_route(conn: BoundedReadConn, principal: Annotated[Principal, Depends(require("remittances:read"))],
                            state: Annotated[str | None, Query(pattern=_REMITTANCE_STATE)] = None,
                            payer_id: Annotated[str | None, Query(max_length=64)] = None,
                            limit: Limit = 50, cursor: Cursor = None) -> dict[str, Any]:
@@ -43,7 +43,7 @@ def remittance_route(remittance_id: Id, conn: ReadConn,
 
 
 @router.get("/deposits", tags=["deposits"])
-def list_deposits_route(conn: ReadConn, principal: Annotated[Principal, Depends(require("deposits:read"))],
+def list_deposits_route(conn: BoundedReadConn, principal: Annotated[Principal, Depends(require("deposits:read"))],
                         state: Annotated[str | None, Query(pattern=_DEPOSIT_STATE)] = None,
                         limit: Limit = 50, cursor: Cursor = None) -> dict[str, Any]:
     """Bank deposits (BAI2, lockbox), newest first, with their reconciliation state."""
@@ -55,7 +55,7 @@ def list_deposits_route(conn: ReadConn, principal: Annotated[Principal, Depends(
 
 
 @router.get("/ledger/entries", tags=["ledger"])
-def journal_entries_route(conn: ReadConn, principal: Annotated[Principal, Depends(require("ledger:read"))],
+def journal_entries_route(conn: BoundedReadConn, principal: Annotated[Principal, Depends(require("ledger:read"))],
                           journal: Annotated[str | None, Query(max_length=32)] = None,
                           source_type: Annotated[str | None, Query(max_length=64)] = None,
                           source_id: Annotated[str | None, Query(max_length=128)] = None,

@@ -10,7 +10,7 @@ from pydantic import BaseModel, Field
 
 from rcmflow.adapters.store.schema import utc_now
 from rcmflow.domain.access import Principal
-from rcmflow.entrypoints.api.deps import Cursor, Id, Limit, ReadConn, WriteConn, audit, shallow
+from rcmflow.entrypoints.api.deps import BoundedReadConn, Cursor, Id, Limit, WriteConn, audit, shallow
 from rcmflow.entrypoints.api.pagination import decode_cursor, page
 from rcmflow.entrypoints.api.routing import OneHopRoute
 from rcmflow.entrypoints.api.schemas import WorkItemDetail, WorkItemPage
@@ -36,7 +36,7 @@ class NoteRequest(BaseModel):
 
 @router.get("", response_model=WorkItemPage)
 def list_work_items_route(
-    conn: ReadConn, principal: Annotated[Principal, Depends(require("work_items:read"))],
+    conn: BoundedReadConn, principal: Annotated[Principal, Depends(require("work_items:read"))],
     queue: Annotated[str | None, Query(max_length=64)] = None,
     state: Annotated[str | None, Query(max_length=16)] = None,
     owner: Annotated[str | None, Query(max_length=128)] = None,
@@ -61,7 +61,7 @@ def _detail(conn: Any, item_id: Id, principal: Principal) -> dict[str, Any]:
 
 
 @router.get("/{item_id}", response_model=WorkItemDetail)
-def work_item_route(item_id: Id, conn: ReadConn,
+def work_item_route(item_id: Id, conn: BoundedReadConn,
                     principal: Annotated[Principal, Depends(require("work_items:read"))]) -> dict[str, Any]:
     """One work item with the objects it is about and its notes."""
     return _detail(conn, item_id, principal)
