@@ -22,6 +22,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, func, select, text
 
+from rcmflow.adapters.store.engine import SqliteWriterQueue
 from rcmflow.adapters.store.schema import DEFAULT_ORGANISATION, audit_log, utc_now
 
 GENESIS = "0" * 64
@@ -137,6 +138,7 @@ class AuditWriter:
         self._queue: queue.SimpleQueue[tuple[Sequence[AuditEntry], _Waiter] | None] = queue.SimpleQueue()
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
+        self._writers = SqliteWriterQueue(engine)  # the other API worker processes' audit writers queue there too
 
     def record(self, entries: Sequence[AuditEntry]) -> None:
         """Append ``entries`` and return once they are committed (raises if they could not be)."""
@@ -170,6 +172,7 @@ class AuditWriter:
             self._queue.put(None)
             self._thread.join(timeout=self.timeout)
             self._thread = None
+        self._writers.close()
 
     def _run(self) -> None:
         while True:
@@ -188,7 +191,7 @@ class AuditWriter:
                 batch.append(item)
             error: Exception | None = None
             try:
-                with self.engine.begin() as conn:
+                with self._writers.turn(), self.engine.begin() as conn:
                     append_audit(conn, [entry for entries, _ in batch for entry in entries])
             except Exception as exc:  # noqa: BLE001 - every waiting caller learns that its read is not on record
                 error = exc

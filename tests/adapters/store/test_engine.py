@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -11,6 +15,7 @@ from sqlalchemy.exc import DBAPIError
 from rcmflow.adapters.store import engine as engine_module
 from rcmflow.adapters.store.engine import (
     SQLITE_BUSY_TIMEOUT_MS,
+    SqliteWriterQueue,
     create_engine_for,
     dispose_engines,
     get_engine,
@@ -96,3 +101,58 @@ def test_get_engine_defaults_to_process_settings(monkeypatch: pytest.MonkeyPatch
     monkeypatch.setenv("RCMFLOW_DATABASE_URL", f"sqlite:///{tmp_path / 'env.db'}")
 
     assert get_engine().url.database == str(tmp_path / "env.db")
+
+
+_HOLD_A_TURN = """
+import sys, time
+from rcmflow.adapters.store.engine import SqliteWriterQueue, create_engine_for
+queue = SqliteWriterQueue(create_engine_for(sys.argv[1]))
+with queue.turn():
+    print("holding", flush=True)
+    time.sleep(float(sys.argv[2]))
+"""
+
+
+def test_a_sqlite_writer_waits_for_another_process_s_turn_and_gets_it_when_released(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'rcmflow.db'}"
+    queue = SqliteWriterQueue(create_engine_for(url))
+    with subprocess.Popen([sys.executable, "-c", _HOLD_A_TURN, url, "0.6"], stdout=subprocess.PIPE,
+                          text=True) as holder:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "holding"
+        started = time.monotonic()
+        with queue.turn():
+            waited = time.monotonic() - started
+        queue.close()
+    assert waited >= 0.3
+
+
+def test_threads_sharing_a_writer_queue_take_turns(tmp_path: Path) -> None:
+    queue = SqliteWriterQueue(create_engine_for(f"sqlite:///{tmp_path / 'rcmflow.db'}"))
+    inside = 0
+    most = 0
+    guard = threading.Lock()
+
+    def write() -> None:
+        nonlocal inside, most
+        for _ in range(20):
+            with queue.turn():
+                with guard:
+                    inside += 1
+                    most = max(most, inside)
+                time.sleep(0.001)
+                with guard:
+                    inside -= 1
+
+    threads = [threading.Thread(target=write) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    queue.close()
+    assert most == 1
+
+
+def test_a_writer_queue_costs_nothing_where_there_is_no_sqlite_file() -> None:
+    queue = SqliteWriterQueue(create_engine_for("sqlite://"))  # in memory: nobody else can write to it
+    with queue.turn(), queue.turn():  # not even a lock: turns nest
+        pass
