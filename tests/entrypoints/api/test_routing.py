@@ -4,6 +4,7 @@ answer leaves."""
 
 from __future__ import annotations
 
+import logging
 import threading
 from datetime import UTC, datetime
 from typing import Any
@@ -119,9 +120,10 @@ def test_a_bounded_read_runs_on_the_event_loop_on_sqlite_and_in_a_worker_thread_
     assert on_loop is (database_backend == "sqlite")
 
 
-def test_a_bounded_read_that_overruns_its_budget_answers_from_a_worker_thread(engine: Engine,
-                                                                              database_backend: str) -> None:
+def test_a_bounded_read_that_overruns_its_budget_answers_from_a_worker_thread(
+        engine: Engine, database_backend: str, caplog: pytest.LogCaptureFixture) -> None:
     app = _app(engine)
+    caplog.set_level(logging.INFO, logger="rcmflow.entrypoints.api.routing")
     with TestClient(app) as client:
         client.get("/loop")
         assert client.get("/bounded", params={"slow": True}).json() == {"rows": 0}
@@ -129,6 +131,7 @@ def test_a_bounded_read_that_overruns_its_budget_answers_from_a_worker_thread(en
     loop = app.state.seen["loop"]
     if database_backend == "sqlite":  # started on the loop, interrupted at the budget, run again in a thread
         assert threads[0] is loop and len(threads) == 2
+        assert [record.route_function for record in caplog.records] == ["bounded"]  # operators see it happen
     assert threads[-1] is not loop
 
 
