@@ -252,7 +252,8 @@ def _report(title: str, result: dict[str, object]) -> tuple[float, float]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--database", choices=("sqlite", "postgresql"), default="sqlite")
-    parser.add_argument("--database-url", help="Use this database as it is (already filled).")
+    parser.add_argument("--database-url", help="Use this database as it is (already filled), served from the "
+                        "current folder, whose data folder holds its PHI key file.")
     parser.add_argument("--postgres", default="postgresql+psycopg://postgres@127.0.0.1:5432/test")
     parser.add_argument("--demo-claims", type=int, default=1_500)
     parser.add_argument("--clients", type=int, default=100)
@@ -281,8 +282,10 @@ def _run(args: argparse.Namespace, schema: str | None) -> None:
         claim_ids = _ids(database_url)
         port = _free_port()
         env = {**_env(database_url), "RCMFLOW_LOG_LEVEL": "WARNING"}
+        # A database given with --database-url is served from here, where its data folder (and so its PHI key
+        # file, unless RCMFLOW_PHI_KEY_FILE names it) is: from the temporary folder the server would make a new key.
         server = subprocess.Popen([sys.executable, "-m", "rcmflow", "serve", "--port", str(port), "--workers",
-                                   str(args.workers)], cwd=folder, env=env)
+                                   str(args.workers)], cwd=folder if args.database_url is None else None, env=env)
         try:
             _wait_ready(port, server)
             tokens = [_token(port, client_id, secret) for client_id, secret in credentials]

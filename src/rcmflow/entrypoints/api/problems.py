@@ -32,6 +32,8 @@ def problem(status: int, code: str, title: str, detail: str, instance: str, **ex
 def install_problem_handlers(app: FastAPI) -> None:
     @app.exception_handler(RcmflowError)
     async def rcmflow_error(request: Request, exc: RcmflowError) -> Response:
+        if exc.http_status >= 500:  # the server's fault (a key missing, storage failing): operators must see it
+            log.error("%s on %s %s: %s", exc.code, request.method, request.url.path, exc.message, exc_info=exc)
         extra: dict[str, Any] = {}
         headers: dict[str, str] = {}
         if isinstance(exc, ForbiddenError):
