@@ -50,7 +50,11 @@ INLINE_BUDGET_SECONDS = 0.005
 _PROGRESS_EVERY = 2_000
 
 
-def in_worker_thread(function: Callable[..., Any]) -> Callable[..., Any]:
+# What ``_run_inline`` returns when a bounded read overran its budget and answered nothing.
+_NOT_RUN = object()
+
+
+def one_hop_endpoint(function: Callable[..., Any]) -> Callable[..., Any]:
     """``function`` as a coroutine function that runs it in a worker thread (or, when it only reads a bounded
     amount from SQLite, on the event loop), with its request connections (``deps.RequestConnection``) opened
     there, and that returns once the reads of PHI it recorded are committed. ``functools.wraps`` keeps its
@@ -67,8 +71,7 @@ def in_worker_thread(function: Callable[..., Any]) -> Callable[..., Any]:
             if pending:  # a run on the loop that overran recorded nothing that counts: the rerun records again
                 pending.clear()
             result = await anyio.to_thread.run_sync(functools.partial(_with_connections, function, args, kwargs))
-        if pending:
-            assert request is not None
+        if request is not None and pending:
             await request.app.state.audit_writer.committed(pending)
         return result
 
@@ -79,9 +82,6 @@ def _may_run_inline(kwargs: dict[str, Any]) -> bool:
     connections = [value for value in kwargs.values() if isinstance(value, RequestConnection)]
     return bool(connections) and all(c.bounded and not c.write and c.engine.dialect.name == "sqlite"
                                      for c in connections)
-
-
-_NOT_RUN = object()
 
 
 class _Budget:
@@ -106,7 +106,7 @@ def _run_inline(function: Callable[..., Any], args: tuple[Any, ...], kwargs: dic
     try:
         return _with_connections(function, args, kwargs, budget=budget)
     except OperationalError:
-        if budget.exceeded:  # rare (2 in 18,000 reads under saturation); often, and the route is not bounded
+        if budget.exceeded:  # rare (2 in 18,000 reads under saturation); often means the route is not bounded
             log.info("bounded read overran its budget; running it in a worker thread",
                      extra={"route_function": function.__name__, "budget_ms": INLINE_BUDGET_SECONDS * 1000})
             return _NOT_RUN
@@ -146,5 +146,5 @@ class OneHopRoute(APIRoute):
 
     def __init__(self, path: str, endpoint: Callable[..., Any], **kwargs: Any) -> None:
         if not inspect.iscoroutinefunction(endpoint):
-            endpoint = in_worker_thread(endpoint)
+            endpoint = one_hop_endpoint(endpoint)
         super().__init__(path, endpoint, **kwargs)
