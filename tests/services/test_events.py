@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
@@ -10,7 +11,8 @@ import pytest
 from sqlalchemy import Engine, event, func, select
 
 from rcmflow.adapters.store.schema import event_log
-from rcmflow.services.events import TIMELINE_COLUMNS, Event, append_events, events_for, timeline_of
+from rcmflow.adapters.store.sql import SQLITE_INSERT_VALUES
+from rcmflow.services.events import EVENT_COLUMNS, TIMELINE_COLUMNS, Event, append_events, events_for, timeline_of
 
 T0 = datetime(2024, 5, 1, 9, 0, tzinfo=UTC)
 
@@ -118,8 +120,13 @@ def test_ten_thousand_events_are_one_bulk_operation(engine: Engine, database_bac
             event.remove(conn, "before_cursor_execute", record)
         assert conn.execute(select(func.count()).select_from(event_log)).scalar_one() == 10_000
 
-    # One executemany INSERT; on PostgreSQL one COPY, which bypasses SQLAlchemy's execute entirely.
-    assert statements == ([] if database_backend == "postgresql" else ["INSERT INTO event_log"])
+    # On SQLite multi-row INSERTs of as many rows as SQLITE_INSERT_VALUES values hold, not one per event; on
+    # PostgreSQL one COPY, which bypasses SQLAlchemy's execute entirely.
+    if database_backend == "postgresql":
+        assert statements == []
+    else:
+        rows_per_statement = SQLITE_INSERT_VALUES // len(EVENT_COLUMNS)
+        assert statements == ["INSERT INTO event_log"] * math.ceil(10_000 / rows_per_statement)
 
 
 def test_bulk_events_keep_every_column_and_roll_back_with_the_caller(engine: Engine) -> None:

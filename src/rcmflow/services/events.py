@@ -68,7 +68,7 @@ def append_events(conn: Connection, events: Sequence[Event]) -> int:
     # One timestamp for the batch: events recorded together share their "now".
     now = utc_now()
     rows = [_row(event, now) for event in events]
-    bulk_insert_values(conn, event_log, EVENT_COLUMNS, rows)  # COPY on PostgreSQL, one executemany on SQLite
+    bulk_insert_values(conn, event_log, EVENT_COLUMNS, rows)  # COPY on PostgreSQL, multi-row INSERTs on SQLite
     return len(rows)
 
 

@@ -211,7 +211,7 @@ def post_entries(
                  "source_id": str(e.source_id), "idempotency_key": e.idempotency_key, "reversal_of": e.reversal_of,
                  "created_at": now, "actor": actor} for e in new]
         if len(rows) > COPY_THRESHOLD:
-            # Volume posting: the keys were checked just above, so the rows go in by COPY / one executemany. A
+            # Volume posting: the keys were checked just above, so the rows go in by COPY / multi-row INSERTs. A
             # concurrent poster of one of these keys makes the unique key refuse the whole transaction, which
             # then re-runs and finds them posted: nothing is posted twice either way.
             created = dict(zip((row["idempotency_key"] for row in rows),
@@ -225,7 +225,7 @@ def post_entries(
                   line.memo[:300] if line.memo else None)
                  for e in new if (entry_id := created.get(e.idempotency_key)) is not None
                  for number, line in enumerate(e.lines, start=1)]
-        bulk_insert_values(conn, journal_lines, _LINE_COLUMNS, lines)  # COPY on PostgreSQL, executemany on SQLite
+        bulk_insert_values(conn, journal_lines, _LINE_COLUMNS, lines)  # COPY on PostgreSQL, multi-row INSERTs on SQLite
         lost = [e.idempotency_key for e in new if e.idempotency_key not in created]
         posted.update(posted_entry_ids(conn, organisation_id, lost))
     refs: list[PostedRef] = []

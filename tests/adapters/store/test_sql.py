@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import sqlite3
 from datetime import UTC, date, datetime
 from decimal import Decimal
 
 import pytest
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, event, select
 
 from rcmflow.adapters.store.schema import claims, event_log
 from rcmflow.adapters.store.sql import (
@@ -50,6 +51,22 @@ def test_bulk_update_sets_each_row_its_own_values(engine: Engine, count: int) ->
         rows = conn.execute(select(claims.c.id, claims.c.payer_claim_number, claims.c.total_charge)).all()
     assert {row.id: (row.payer_claim_number, row.total_charge) for row in rows} == {
         claim_id: (f"ICN{claim_id}", Decimal(claim_id) / 100) for claim_id in ids}
+
+
+def test_sqlite_multi_row_inserts_respect_the_bound_parameter_limit(engine: Engine, database_backend: str) -> None:
+    """Rows go in as multi-row INSERTs: a connection that allows few bound values (an old SQLite build) gets
+    more, smaller statements, and every row still lands once, in order."""
+    if database_backend != "sqlite":
+        pytest.skip("SQLite's bound-parameter limit")
+    statements: list[int] = []
+    with engine.begin() as conn:
+        conn.connection.dbapi_connection.setlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER, 999)
+        event.listen(conn, "before_cursor_execute",
+                     lambda *args: statements.append(len(args[3])) if args[2].startswith("INSERT") else None)
+        ids = bulk_insert(conn, claims, [_claim(n) for n in range(300)], with_ids=True)
+        numbers = dict(conn.execute(select(claims.c.id, claims.c.patient_control_number)).all())
+    assert [numbers[claim_id] for claim_id in ids] == [f"PCN{n}" for n in range(300)]
+    assert len(statements) > 1 and max(statements) <= 999 and sum(statements) == 300 * (len(_claim(0)) + 1)
 
 
 def test_raw_columns_read_back_as_the_same_values(engine: Engine) -> None:

@@ -92,7 +92,7 @@ def blind_index(value: str | None) -> str | None:
 
 def blind_index_default(source_column: str) -> Callable[[Any], str | None]:
     """A column default filling a blind index from ``source_column`` of the same INSERT, so a Core insert that
-    names only the member id still gets its index. The bulk paths (driver-level executemany, COPY) skip column
+    names only the member id still gets its index. The bulk paths (driver-level multi-row INSERTs, COPY) skip column
     defaults: their writers fill the index themselves."""
     def default(context: Any) -> str | None:
         value = context.get_current_parameters().get(source_column)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import sqlite3
 from collections.abc import Iterable, Iterator, Sequence
 from datetime import date
 from decimal import Decimal
@@ -37,6 +38,8 @@ from rcmflow.domain.money import CENT, from_cents
 # page of rows, COPY streams them; below it, COPY's extra round trips cost more than they save.
 COPY_THRESHOLD = 500
 SQLITE_CHUNK = 5_000  # values per IN (...) on SQLite: under its bound-parameter limit
+# Values per multi-row INSERT on SQLite (at most: the connection's bound-parameter limit is lower on old builds).
+SQLITE_INSERT_VALUES = 32_000
 _STAGING_NUMBERS = itertools.count(1)  # unique staging table names within a process
 
 
@@ -129,7 +132,7 @@ def bulk_insert(conn: Connection, table: Table, rows: list[dict[str, Any]], *, w
             return []
         # INSERT ... RETURNING of many rows runs as hundreds of small statements. Instead: insert the first row
         # for its id; that write takes SQLite's single write lock, so until this transaction ends nobody else
-        # inserts, and the ids after it (SQLite gives max(id) + 1) are ours to assign in one executemany.
+        # inserts, and the ids after it (SQLite gives max(id) + 1) are ours to assign in the multi-row INSERTs.
         first = conn.execute(table.insert().returning(table.c.id), rows[0]).scalar_one()
         ids = list(range(first, first + len(rows)))
         if len(rows) > 1:
@@ -270,13 +273,28 @@ def _bind(conn: Connection, columns: Sequence[Any], rows: Iterable[Sequence[Any]
 
 
 def _sqlite_insert(conn: Connection, table: Table, names: Sequence[str], rows: Iterable[Sequence[Any]]) -> None:
-    """One executemany of ``rows`` (tuples of the ``names`` columns) straight to the driver: the same values
-    SQLAlchemy would bind, without its per-row parameter bookkeeping (most of the cost of a 100,000-row insert)."""
+    """``rows`` (tuples of the ``names`` columns) straight to the driver, the same values SQLAlchemy would bind
+    without its per-row parameter bookkeeping, as multi-row ``INSERT ... VALUES (...), (...)`` statements.
+
+    Not one executemany: that binds, steps and resets each row on its own; a statement of a few thousand rows
+    is one bind of its values in C and one step, 15-25% faster for a 200,000-row table (posting a million
+    service lines: about 10%)."""
     columns = [table.c[name] for name in names]
     quoted = conn.dialect.identifier_preparer
-    sql = (f"INSERT INTO {quoted.format_table(table)} ({', '.join(quoted.quote(name) for name in names)}) "
-           f"VALUES ({', '.join('?' for _ in names)})")
-    conn.exec_driver_sql(sql, _bind(conn, columns, rows))
+    head = (f"INSERT INTO {quoted.format_table(table)} ({', '.join(quoted.quote(name) for name in names)}) "
+            "VALUES ")
+    one = f"({', '.join('?' for _ in names)})"
+    bound = _bind(conn, columns, rows)
+    dbapi = conn.connection.dbapi_connection
+    # Builds older than 3.32 allow 999 values; Python's own builds allow at least 32,766.
+    limit = min(SQLITE_INSERT_VALUES, dbapi.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER))  # type: ignore[union-attr]
+    per = max(1, limit // len(names))
+    full = head + ", ".join(itertools.repeat(one, per))
+    flat = itertools.chain.from_iterable
+    for start in range(0, len(bound), per):
+        chunk = bound[start:start + per]
+        sql = full if len(chunk) == per else head + ", ".join(itertools.repeat(one, len(chunk)))
+        conn.exec_driver_sql(sql, tuple(flat(chunk)))
 
 
 def bulk_update(conn: Connection, table: Table, names: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
