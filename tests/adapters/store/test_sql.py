@@ -60,11 +60,15 @@ def test_sqlite_multi_row_inserts_respect_the_bound_parameter_limit(engine: Engi
         pytest.skip("SQLite's bound-parameter limit")
     statements: list[int] = []
     with engine.begin() as conn:
-        conn.connection.dbapi_connection.setlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER, 999)
-        event.listen(conn, "before_cursor_execute",
-                     lambda *args: statements.append(len(args[3])) if args[2].startswith("INSERT") else None)
-        ids = bulk_insert(conn, claims, [_claim(n) for n in range(300)], with_ids=True)
-        numbers = dict(conn.execute(select(claims.c.id, claims.c.patient_control_number)).all())
+        driver = conn.connection.dbapi_connection
+        usual = driver.setlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER, 999)
+        try:  # the pooled connection serves later tests: its limit is put back
+            event.listen(conn, "before_cursor_execute",
+                         lambda *args: statements.append(len(args[3])) if args[2].startswith("INSERT") else None)
+            ids = bulk_insert(conn, claims, [_claim(n) for n in range(300)], with_ids=True)
+            numbers = dict(conn.execute(select(claims.c.id, claims.c.patient_control_number)).all())
+        finally:
+            driver.setlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER, usual)
     assert [numbers[claim_id] for claim_id in ids] == [f"PCN{n}" for n in range(300)]
     assert len(statements) > 1 and max(statements) <= 999 and sum(statements) == 300 * (len(_claim(0)) + 1)
 

@@ -23,6 +23,7 @@ from alembic.util.exc import CommandError
 from sqlalchemy import Connection, Engine
 from sqlalchemy.exc import SQLAlchemyError
 
+from rcmflow.adapters.crypto.key_check import check_database_keys
 from rcmflow.adapters.store.engine import create_engine_for
 from rcmflow.errors import MigrationError
 
@@ -100,7 +101,8 @@ def _run(engine: Engine, alembic_command: Callable[[Config, str], None], revisio
 
 
 def ensure_schema(engine: Engine) -> None:
-    """Bring the database to head on first use; after that, return at once."""
+    """Bring the database to head on first use and check that this process's PHI keys can read it
+    (``key_check``); after that, return at once."""
     if engine in _engines_at_head:
         return
     head = head_revision()
@@ -119,4 +121,6 @@ def ensure_schema(engine: Engine) -> None:
             # Another process may have migrated it concurrently (SQLite has no advisory lock); that's fine.
             if current_revision(engine) != head:
                 raise
+    with engine.connect() as conn:
+        check_database_keys(conn)  # before anything is written under a key the database does not use
     _engines_at_head.add(engine)
