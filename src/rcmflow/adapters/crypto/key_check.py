@@ -2,8 +2,10 @@
 
 Without it, a command run where no key file is found (another folder, with ``RCMFLOW_DATABASE_URL`` set and
 ``RCMFLOW_PHI_KEY_FILE`` not) made a new key file, wrote new values under that key and failed at the first
-old value it read: one database split across two keys, each in a different folder. Now it stops before it
-writes or reads anything, naming the keys the database uses and where the process looked for them.
+old value it read: one database split across two keys, each in a different folder. Now it stops on first use
+of the database (``migrate.ensure_schema``, after any migration: only the one that first encrypted plaintext
+writes ciphertext, and it runs on a database that has none), before a command reads or writes health
+information, naming the keys the database uses and where the process looked for them.
 
 The check reads a value or two of every encrypted column, never a whole table: the key id sits in clear in
 each value's header (``keyring.header``). Values under a retired key in the middle of a table are found when
