@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import sys
+import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -64,3 +66,21 @@ def test_a_read_error_is_raised_in_turn(tmp_path: Path) -> None:
         for path, *_ in read_files_ahead(paths, Path.read_bytes, ahead, detect):
             seen.append(path)
     assert seen == paths[:1]
+
+
+def test_closing_with_answers_not_taken_ends_the_worker_and_the_receiver(tmp_path: Path) -> None:
+    """A caller that stops early (an error in its loop) leaves answers on their way: closing still ends the
+    worker, and the thread receiving its answers, at once; none is left reading a pipe."""
+    paths = _files(tmp_path, 4)
+    ahead = ReadAhead()
+    for path in paths:
+        ahead.submit(path)
+    worker, receiver = ahead._worker, ahead._receiver
+    assert worker is not None and receiver is not None
+    content = paths[0].read_bytes()
+    assert ahead.take(paths[0], content, detect(content)) is not None
+    started = time.monotonic()
+    ahead.close()
+    assert time.monotonic() - started < 4  # not the 5 s kill timeout: the worker ended by itself
+    assert worker.poll() is not None
+    assert not any(thread.name.startswith("rcmflow-read-ahead") for thread in threading.enumerate())

@@ -22,6 +22,7 @@ import subprocess
 import sys
 from collections import deque
 from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, BinaryIO, NamedTuple
 
@@ -149,6 +150,11 @@ class ReadAhead:
     def __init__(self) -> None:
         self._worker: subprocess.Popen[bytes] | None = None
         self._pending: deque[str] = deque()  # paths asked for, answers not taken yet, in order
+        # Each answer is received (read off the pipe and unpickled) on a thread of its own as soon as the worker
+        # sends it, while the caller works on the file before: unpickling a file's records is 4% of posting it,
+        # and it runs while the caller's SQLite statements, which release the GIL, step. One thread: in order.
+        self._receiver: ThreadPoolExecutor | None = None
+        self._answers: deque[Future[Any]] = deque()  # one per path in ``_pending``
         self._broken = False
 
     def __enter__(self) -> ReadAhead:
@@ -159,19 +165,24 @@ class ReadAhead:
 
     def close(self) -> None:
         worker, self._worker = self._worker, None
+        receiver, self._receiver = self._receiver, None
         self._pending.clear()
+        self._answers.clear()
         if worker is None:
             return
         try:
-            # Its output first: a worker blocked writing an answer nobody will take then fails at once; then its
-            # input, which ends its loop.
-            for stream in (worker.stdout, worker.stdin):
-                if stream is not None:
-                    stream.close()
+            # Its input first, which ends its loop once the answer it is writing is written (the receiver reads
+            # every answer, so no write blocks); a worker that does not end is killed.
+            if worker.stdin is not None:
+                worker.stdin.close()
             worker.wait(timeout=5)
         except (OSError, subprocess.TimeoutExpired):
             worker.kill()
             worker.wait()
+        if receiver is not None:
+            receiver.shutdown(wait=True, cancel_futures=True)  # a read under way ends at the pipe's end
+        if worker.stdout is not None:
+            worker.stdout.close()
 
     def submit(self, path: Path) -> None:
         """Start reading ``path`` in the worker."""
@@ -187,6 +198,9 @@ class ReadAhead:
                     stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env)
             assert self._worker.stdin is not None
             _send(self._worker.stdin, str(path))
+            if self._receiver is None:
+                self._receiver = ThreadPoolExecutor(max_workers=1, thread_name_prefix="rcmflow-read-ahead")
+            self._answers.append(self._receiver.submit(_receive, self._worker.stdout))
             self._pending.append(str(path))
         except OSError:
             log.debug("reading ahead is unavailable", exc_info=True)
@@ -199,7 +213,7 @@ class ReadAhead:
         try:
             while True:  # answers come in request order: skip those of paths the caller did not take
                 asked = self._pending.popleft()
-                read = _receive(self._worker.stdout)
+                read = self._answers.popleft().result()
                 if asked == str(path):
                     break
         except Exception:  # noqa: BLE001 - a broken worker or answer: the caller reads the file itself
