@@ -14,13 +14,11 @@ they are read, as before (``rcmflow keys status`` counts every value).
 
 from __future__ import annotations
 
-from sqlalchemy import Connection, LargeBinary, inspect, select
-from sqlalchemy import column as sql_column
-from sqlalchemy import table as sql_table
+from sqlalchemy import Connection, inspect
 
 from rcmflow.adapters.crypto.keyring import key_id_of
 from rcmflow.adapters.crypto.process import DEFAULT_KEY_FILE, get_keyring, key_source
-from rcmflow.adapters.crypto.rotation import EncryptedColumn, encrypted_columns
+from rcmflow.adapters.crypto.rotation import encrypted_columns, end_values
 from rcmflow.errors import ConfigurationError
 
 # Rows looked at from each end of a table for a value of a column that is often empty (a bound, not a scan).
@@ -37,26 +35,12 @@ def sampled_key_ids(conn: Connection) -> set[str]:
     for target in encrypted_columns(metadata):
         if target.table not in existing:
             continue
-        for value in _ends(conn, target):
+        for value in end_values(conn, target, SAMPLE_ROWS):
             try:
-                found.add(key_id_of(bytes(value)))
+                found.add(key_id_of(value))
             except ValueError:  # not a ciphertext (a value written before encryption): nothing to check
                 continue
     return found
-
-
-def _ends(conn: Connection, target: EncryptedColumn) -> list[bytes]:
-    stored = sql_column(target.column, LargeBinary())
-    order = sql_column(target.keys[0])
-    source = sql_table(target.table, stored, order)
-    values = []
-    for direction in (order.asc(), order.desc()):
-        window = select(stored).select_from(source).order_by(direction).limit(SAMPLE_ROWS).subquery()
-        value = conn.execute(select(window.c[target.column]).where(window.c[target.column].is_not(None))
-                             .limit(1)).scalar()
-        if value is not None:
-            values.append(value)
-    return values
 
 
 def check_database_keys(conn: Connection) -> None:
@@ -66,10 +50,9 @@ def check_database_keys(conn: Connection) -> None:
     if not used:
         return
     source = key_source()
-    names = ", ".join(sorted(used))
     if source.generated and source.path is not None and not source.path.exists():
         raise ConfigurationError(detail=(
-            f"the database holds values encrypted under PHI key {names}, and there is no key file at "
+            f"the database holds values encrypted under PHI key {', '.join(sorted(used))}, and there is no key file at "
             f"{source.path}: rcmflow will not make a new key over it. Set RCMFLOW_PHI_KEY_FILE to the key file "
             f"made with this database (made as {DEFAULT_KEY_FILE.as_posix()} in the data folder, RCMFLOW_DATA_DIR, "
             "by default ./rcmflow-data where a command first ran on it)"))

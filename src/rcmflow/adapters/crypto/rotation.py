@@ -71,6 +71,21 @@ def key_usage(conn: Connection, target: EncryptedColumn) -> Counter[str]:
     return usage
 
 
+def end_values(conn: Connection, target: EncryptedColumn, window: int) -> list[bytes]:
+    """The stored value nearest each end of one column's table (by its first key), looked for among the first and
+    the last ``window`` rows only: a sample that never reads a whole table, for ``key_check``."""
+    source = _from(target)
+    order, stored = source.c[target.keys[0]], source.c[target.column]
+    values = []
+    for direction in (order.asc(), order.desc()):
+        rows = select(stored).order_by(direction).limit(window).subquery()
+        value = conn.execute(select(rows.c[target.column]).where(rows.c[target.column].is_not(None))
+                             .limit(1)).scalar()
+        if value is not None:
+            values.append(bytes(value))
+    return values
+
+
 def _stale(target: EncryptedColumn, current: str) -> Any:
     stored = type_coerce(sql_column(target.column), LargeBinary())
     prefix = header(current)
