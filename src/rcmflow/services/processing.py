@@ -14,6 +14,7 @@ from pathlib import Path
 
 from sqlalchemy import Engine, select
 
+from rcmflow.adapters.store.checkpoints import background_checkpoints
 from rcmflow.adapters.store.schema import DEFAULT_ORGANISATION, remittances, utc_now
 from rcmflow.services.appeals import settle_appeals
 from rcmflow.services.intake import IngestResult, detect, ingest_file
@@ -101,9 +102,14 @@ def ingest_and_post_files(
 
     While one file is stored and posted, the next X12 file is read in a worker process (``x12_reading``): on
     two cores its reading overlaps this file's database work. Each file's bytes are still read here, in turn,
-    by ``read`` (whose errors are raised as a plain loop would raise them), and are what is stored."""
-    with ReadAhead() as ahead:
+    by ``read`` (whose errors are raised as a plain loop would raise them), and are what is stored. On SQLite
+    the write-ahead log is checkpointed on a thread after each file (``background_checkpoints``), not by the
+    commit that filled it."""
+    with ReadAhead() as ahead, background_checkpoints(engine) as checkpoints:
         for path, content, _, contents in read_files_ahead(list(paths), read, ahead, detect):
-            yield path, ingest_and_post(engine, content, filename=path.name, channel=channel, actor=actor,
-                                        organisation_id=organisation_id, now=now, contents=contents)
+            checkpoints.before_write()
+            done = ingest_and_post(engine, content, filename=path.name, channel=channel, actor=actor,
+                                   organisation_id=organisation_id, now=now, contents=contents)
+            checkpoints.committed()
+            yield path, done
 

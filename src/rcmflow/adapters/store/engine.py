@@ -38,7 +38,8 @@ def _set_sqlite_pragmas(dbapi_connection: Any, _connection_record: Any) -> None:
         cursor.close()
 
 
-def _sqlite_file(url: URL) -> Path | None:
+def sqlite_file(url: URL) -> Path | None:
+    """The database file of a SQLite URL (None for a database in memory)."""
     database = url.database
     if not database or database == ":memory:" or database.startswith("file:"):
         return None
@@ -50,7 +51,7 @@ def create_engine_for(url: str | URL, **engine_options: Any) -> Engine:
     raw = url if isinstance(url, str) else url.render_as_string(hide_password=False)
     parsed = make_url(normalise_database_url(raw))
     if parsed.get_backend_name() == "sqlite":
-        path = _sqlite_file(parsed)
+        path = sqlite_file(parsed)
         if path is not None:
             # Zero set-up: the first run creates the folder as well as the file.
             path.expanduser().parent.mkdir(parents=True, exist_ok=True)
@@ -79,7 +80,7 @@ class SqliteWriterQueue:
     is free."""
 
     def __init__(self, engine: Engine) -> None:
-        path = _sqlite_file(engine.url) if engine.dialect.name == "sqlite" else None
+        path = sqlite_file(engine.url) if engine.dialect.name == "sqlite" else None
         self._path = None if path is None or _fcntl is None else path.expanduser().with_name(
             path.name + "-writers.lock")
         self._file: Any = None
