@@ -37,10 +37,10 @@ from rcmflow.adapters.store.schema import (
 )
 from rcmflow.adapters.store.sql import (
     COPY_THRESHOLD,
-    bulk_insert,
     bulk_insert_values,
     in_chunks,
     insert_ignoring_conflicts,
+    reserve_ids,
     sum_money,
     summed_money,
 )
@@ -61,6 +61,8 @@ from rcmflow.domain.money import format_amount, from_stored
 from rcmflow.errors import InputError, NotFoundError
 from rcmflow.services.fiscal_periods import check_periods_open
 
+_ENTRY_COLUMNS = ("organisation_id", "journal", "period", "posting_date", "description", "source_type", "source_id",
+                  "idempotency_key", "reversal_of", "created_at", "actor")
 _LINE_COLUMNS = ("organisation_id", "entry_id", "line_no", "account_id", "debit", "credit", "memo")
 CSV_COLUMNS: tuple[str, ...] = (
     "entry_id", "posting_date", "period", "journal", "line_no", "account_number", "account_name", "debit",
@@ -177,6 +179,19 @@ def _check_references(conn: Connection, organisation_id: str, entries: Sequence[
     return accounts
 
 
+@dataclass(frozen=True)
+class EntryPlan:
+    """What posting a list of drafts will do, decided before anything is written (``plan_entries``)."""
+
+    entries: Sequence[JournalEntryDraft]
+    new: list[JournalEntryDraft]  # drafts whose key is not posted yet, each key once
+    posted: dict[str, int]  # key -> entry id, of the keys posted before
+    accounts: dict[str, int]
+    actor: str
+    now: datetime
+    organisation_id: str
+
+
 def post_entries(
     conn: Connection,
     entries: Sequence[JournalEntryDraft],
@@ -190,10 +205,23 @@ def post_entries(
     Raises ``UnbalancedError``, ``PeriodClosedError``, ``UnknownAccountError`` or ``UnknownJournalError``
     before anything is written. A key already posted (or repeated in ``entries``) is skipped.
     """
+    return write_entries(conn, plan_entries(conn, entries, actor=actor, now=now, organisation_id=organisation_id))
+
+
+def plan_entries(
+    conn: Connection,
+    entries: Sequence[JournalEntryDraft],
+    *,
+    actor: str,
+    now: datetime,
+    organisation_id: str = DEFAULT_ORGANISATION,
+) -> EntryPlan:
+    """Every check and look-up of ``post_entries``, nothing written but missing open periods: so that a caller
+    can write the entries later in its transaction (``write_entries``) with no read in between."""
     if now.utcoffset() is None:
         raise InputError("post_entries: now must be timezone-aware")
     if not entries:
-        return []
+        return EntryPlan(entries, [], {}, {}, actor, now, organisation_id)
     check_all_balanced(entries)  # the one balancing rule, for every entry, before any write
     ensure_ledger(conn, organisation_id)
     accounts = _check_references(conn, organisation_id, entries)
@@ -204,33 +232,42 @@ def post_entries(
     new = [entry for key, entry in unique.items() if key not in posted]
     # Already-posted keys are not checked against closed periods: re-running an old file stays a no-op.
     check_periods_open(conn, organisation_id, new)
+    return EntryPlan(entries, new, posted, accounts, actor, now, organisation_id)
+
+
+def write_entries(conn: Connection, plan: EntryPlan) -> list[PostedRef]:
+    """Write the new entries of ``plan`` with their lines; one ``PostedRef`` per draft of the plan, in order."""
+    new, posted, organisation_id = plan.new, plan.posted, plan.organisation_id
     created: dict[str, int] = {}
     if new:
-        rows = [{"organisation_id": organisation_id, "journal": e.journal, "period": e.period,
-                 "posting_date": e.posting_date, "description": e.description[:300], "source_type": e.source_type,
-                 "source_id": str(e.source_id), "idempotency_key": e.idempotency_key, "reversal_of": e.reversal_of,
-                 "created_at": now, "actor": actor} for e in new]
+        rows = [(organisation_id, e.journal, e.period, e.posting_date, e.description[:300], e.source_type,
+                 str(e.source_id), e.idempotency_key, e.reversal_of, plan.now, plan.actor) for e in new]
         if len(rows) > COPY_THRESHOLD:
-            # Volume posting: the keys were checked just above, so the rows go in by COPY / multi-row INSERTs. A
-            # concurrent poster of one of these keys makes the unique key refuse the whole transaction, which
-            # then re-runs and finds them posted: nothing is posted twice either way.
-            created = dict(zip((row["idempotency_key"] for row in rows),
-                               bulk_insert(conn, journal_entries, rows, with_ids=True), strict=True))
+            # Volume posting: the keys were checked by the plan, so the rows go in by COPY / multi-row INSERTs, with
+            # ids taken first (the lines refer to them). A concurrent poster of one of these keys makes the unique
+            # key refuse the whole transaction, which then re-runs and finds them posted: nothing is posted twice.
+            ids = reserve_ids(conn, journal_entries, len(rows))
+            created = {e.idempotency_key: entry_id for e, entry_id in zip(new, ids, strict=True)}
+            bulk_insert_values(conn, journal_entries, ("id", *_ENTRY_COLUMNS),
+                               [(entry_id, *row) for entry_id, row in zip(ids, rows, strict=True)])
         else:
             statement = insert_ignoring_conflicts(conn, journal_entries, "organisation_id", "idempotency_key")
             # ON CONFLICT DO NOTHING: a concurrent poster of the same key wins; its lines are not duplicated.
             created = dict(conn.execute(
-                statement.returning(journal_entries.c.idempotency_key, journal_entries.c.id), rows).all())
+                statement.returning(journal_entries.c.idempotency_key, journal_entries.c.id),
+                [dict(zip(_ENTRY_COLUMNS, row, strict=True)) for row in rows]).all())
+        accounts = plan.accounts
         lines = [(organisation_id, entry_id, number, accounts[line.account], line.debit, line.credit,
                   line.memo[:300] if line.memo else None)
                  for e in new if (entry_id := created.get(e.idempotency_key)) is not None
                  for number, line in enumerate(e.lines, start=1)]
         bulk_insert_values(conn, journal_lines, _LINE_COLUMNS, lines)  # COPY on PostgreSQL, multi-row INSERTs on SQLite
         lost = [e.idempotency_key for e in new if e.idempotency_key not in created]
-        posted.update(posted_entry_ids(conn, organisation_id, lost))
+        if lost:
+            posted = {**posted, **posted_entry_ids(conn, organisation_id, lost)}
     refs: list[PostedRef] = []
     seen: set[str] = set()
-    for entry in entries:
+    for entry in plan.entries:
         key = entry.idempotency_key
         if key in created and key not in seen:
             refs.append(PostedRef(created[key], key, True))

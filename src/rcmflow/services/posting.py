@@ -37,6 +37,7 @@ from rcmflow.adapters.store.schema import (
     work_items,
 )
 from rcmflow.adapters.store.sql import bulk_update, in_chunks
+from rcmflow.adapters.store.write_behind import write_behind
 from rcmflow.domain.carc import CARC_MEANINGS
 from rcmflow.domain.contracts import ExpectedLine, PayerContracts, VarianceCalculator, actual_allowed
 from rcmflow.domain.ledger import JournalEntryDraft
@@ -56,7 +57,7 @@ from rcmflow.domain.states import CLAIM, CLAIM_PAYMENT
 from rcmflow.formats.x12.reading import gc_paused
 from rcmflow.services.claims import CLAIM_OBJECT
 from rcmflow.services.events import Event, append_event_rows, append_events
-from rcmflow.services.ledger import post_entries, posted_entry_ids, reverse_entries
+from rcmflow.services.ledger import plan_entries, post_entries, posted_entry_ids, reverse_entries, write_entries
 from rcmflow.services.matching import match_claim_payments, match_service_lines
 from rcmflow.services.policies import configured_payer_contracts, configured_plb_accounts
 from rcmflow.services.posting_load import (
@@ -270,10 +271,18 @@ def receive_and_post(
              for remittance_id, item in new}
     payments = new_payments(conn, new, dates, organisation_id)
     result.timed("load", started)
-    result.add(_post_payments(conn, payments, _NEW, actor=actor, now=now, organisation_id=organisation_id,
-                              contracts=contracts))
-    result.add(_post_provider_adjustments(conn, ids, dates, plb_accounts, actor=actor, now=now,
-                                          organisation_id=organisation_id))
+    # The rows of the last round (payments, entries, events) are built and written last, after every read and
+    # update, with their inserts on a writer thread: each table is written while the next one's rows are built.
+    rows: list[Callable[[], PostingResult]] = []
+    with write_behind(conn):
+        result.add(_post_payments(conn, payments, _NEW, actor=actor, now=now, organisation_id=organisation_id,
+                                  contracts=contracts, rows=rows))
+        result.add(_post_provider_adjustments(conn, ids, dates, plb_accounts, actor=actor, now=now,
+                                              organisation_id=organisation_id))
+        for write in rows:
+            result.add(write())
+        started = time.perf_counter()
+    result.timed("store payments", started)  # waiting for the writer to finish
     return registered, result
 
 
@@ -340,7 +349,11 @@ def _rounds(payments: Sequence[Payment], matches: dict[int, ClaimMatch]) -> list
 
 
 def _post_payments(conn: Connection, payments: list[Payment], from_state: str, *, actor: str, now: datetime,
-                   organisation_id: str, contracts: PayerContracts) -> PostingResult:
+                   organisation_id: str, contracts: PayerContracts,
+                   rows: list[Callable[[], PostingResult]] | None = None) -> PostingResult:
+    """Match, classify and post ``payments`` round by round. With ``rows``, the last round's row writing is
+    appended to it for the caller to run after its own reads and updates (every earlier round's rows are
+    written before the next round reads: a correction looks up the payment its reversal just posted)."""
     result = PostingResult()
     if not payments:
         return result
@@ -356,10 +369,15 @@ def _post_payments(conn: Connection, payments: list[Payment], from_state: str, *
     claim_info = load_claims(conn, sorted({m.claim_id for m in matches.values()}))
     result.timed("match", started)
     pricing = VarianceCalculator(contracts)
-    for round_payments in _rounds(payments, matches):
-        done = _post_round(conn, round_payments, matches, claim_info, from_state, actor=actor, now=now,
-                           organisation_id=organisation_id, contracts=contracts, pricing=pricing)
+    rounds = _rounds(payments, matches)
+    for number, round_payments in enumerate(rounds, start=1):
+        done, write_rows = _post_round(conn, round_payments, matches, claim_info, from_state, actor=actor, now=now,
+                                       organisation_id=organisation_id, contracts=contracts, pricing=pricing)
         result.add(done)
+        if rows is not None and number == len(rounds):
+            rows.append(write_rows)
+        else:
+            result.add(write_rows())
     if from_state == "unapplied":
         result.applied_later = result.matched
     return result
@@ -367,7 +385,9 @@ def _post_payments(conn: Connection, payments: list[Payment], from_state: str, *
 
 def _post_round(conn: Connection, payments: list[Payment], matches: dict[int, ClaimMatch],
                 claim_info: dict[int, ClaimInfo], from_state: str, *, actor: str, now: datetime, organisation_id: str,
-                contracts: PayerContracts, pricing: VarianceCalculator) -> PostingResult:
+                contracts: PayerContracts, pricing: VarianceCalculator,
+                ) -> tuple[PostingResult, Callable[[], PostingResult]]:
+    """Post one round; return what it did and the writing of its rows (``_write_round``), still to run."""
     result = PostingResult(claim_payments=len(payments))
     work = _Round()
     matched = [p for p in payments if p.id in matches]
@@ -443,14 +463,10 @@ def _post_round(conn: Connection, payments: list[Payment], matches: dict[int, Cl
     work.line_updates = [(claim_line, line_id) for line_id, claim_line in pairs.items()]
     result.matched = len(work.matched)
     result.unapplied = len(work.unapplied)
-    started = result.timed("rules", started)
-    if from_state == _NEW:
-        # Rows first: the work items, entries and events below are about payments that must exist.
-        _insert_new(conn, payments, work, actor=actor, now=now)
-        started = result.timed("store payments", started)
-    result.entries, result.work_items = _write_round(conn, work, from_state, claim_info, result, actor=actor,
-                                                     now=now, organisation_id=organisation_id)
-    return result
+    result.timed("rules", started)
+    write_rows = _write_round(conn, payments, work, from_state, claim_info, result, actor=actor, now=now,
+                              organisation_id=organisation_id)
+    return result, write_rows
 
 
 def _hold_unapplied(work: _Round, payment: Payment, facts: PaymentFacts, organisation_id: str) -> None:
@@ -545,21 +561,22 @@ def _originals(conn: Connection, reversals: list[Payment], matches: dict[int, Cl
 
 # ---- writing ---------------------------------------------------------------------------------------------
 
-def _write_round(conn: Connection, work: _Round, from_state: str, claim_info: dict[int, ClaimInfo],
-                 result: PostingResult, *, actor: str, now: datetime, organisation_id: str) -> tuple[int, int]:
-    """Write one round: entries, reversals, payment rows and states, claim states, work items."""
+def _write_round(conn: Connection, payments: list[Payment], work: _Round, from_state: str,
+                 claim_info: dict[int, ClaimInfo], result: PostingResult, *, actor: str, now: datetime,
+                 organisation_id: str) -> Callable[[], PostingResult]:
+    """Write one round's reversals, states and work items, and check its entries; return the writing of its rows
+    (entries, and new payments complete with their events), which reads nothing: the caller runs it last."""
     started = time.perf_counter()
-    entries = sum(ref.created for ref in post_entries(conn, work.drafts, actor=actor, now=now,
-                                                       organisation_id=organisation_id))
+    plan = plan_entries(conn, work.drafts, actor=actor, now=now, organisation_id=organisation_id)
     if work.reversals:
-        entries += len(reverse_entries(conn, [entry for _, entry in work.reversals],
-                                       reason="payer reversal (CLP02 22) or unapplied payment applied", actor=actor,
-                                       now=now, organisation_id=organisation_id))
+        result.entries += len(reverse_entries(conn, [entry for _, entry in work.reversals],
+                                              reason="payer reversal (CLP02 22) or unapplied payment applied",
+                                              actor=actor, now=now, organisation_id=organisation_id))
     started = result.timed("journal", started)
     if work.originals_reversed:
         transition_many(conn, CLAIM_PAYMENT_OBJECT, work.originals_reversed, "posted", "reversed",
                         activity=ACTIVITY_REVERSE, actor=actor, at=now)
-    if from_state != _NEW:  # new payments were inserted complete (``_insert_new``)
+    if from_state != _NEW:  # new payments are inserted complete (``_insert_new``)
         bulk_update(conn, claim_payments, _PAYMENT_COLUMNS, work.updates)
         bulk_update(conn, service_payments, ("claim_line_id",), work.line_updates)
     append_events(conn, work.crossovers)
@@ -579,8 +596,20 @@ def _write_round(conn: Connection, work: _Round, from_state: str, claim_info: di
     if from_state == "unapplied" and work.matched:
         _resolve_unapplied_items(conn, work.matched, actor=actor, now=now)
     opened = open_items(conn, work.specs, actor=actor, now=now) if work.specs else []
+    result.work_items = sum(ref.created for ref in opened)
     result.timed("states", started)
-    return entries, sum(ref.created for ref in opened)
+
+    def write_rows() -> PostingResult:
+        # The work items, events and claim moves above are about these payments; one transaction holds them all.
+        done = PostingResult()
+        started = time.perf_counter()
+        done.entries = sum(ref.created for ref in write_entries(conn, plan))
+        started = done.timed("journal", started)
+        if from_state == _NEW:
+            _insert_new(conn, payments, work, actor=actor, now=now)
+            done.timed("store payments", started)
+        return done
+    return write_rows
 
 
 def _insert_new(conn: Connection, payments: list[Payment], work: _Round, *, actor: str, now: datetime) -> None:

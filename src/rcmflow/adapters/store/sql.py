@@ -32,6 +32,7 @@ from sqlalchemy.sql.dml import Insert
 from sqlalchemy.types import NullType
 
 from rcmflow.adapters.crypto.types import Encrypted
+from rcmflow.adapters.store.write_behind import queued_writer
 from rcmflow.domain.money import CENT, from_cents
 
 # Above this many rows PostgreSQL gets them through COPY: an INSERT's parameters are parsed and planned per
@@ -237,9 +238,18 @@ def copy_rows(conn: Connection, table: Table, names: Sequence[str], rows: Sequen
             columns[index] = tuple(None if value is None else process(value) for value in columns[index])
         rows = list(zip(*columns, strict=True))
     target = conn.dialect.identifier_preparer.format_table(table)
-    cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+    statement = f"COPY {target} ({', '.join(names)}) FROM STDIN"
+    writer = queued_writer(conn)
+    if writer is None:
+        _copy(conn.connection.dbapi_connection, statement, rows)
+    else:
+        writer.submit(statement, _copy, conn.connection.dbapi_connection, statement, rows)
+
+
+def _copy(dbapi: Any, statement: str, rows: Sequence[Sequence[Any]]) -> None:
+    cursor = dbapi.cursor()
     try:
-        with cursor.copy(f"COPY {target} ({', '.join(names)}) FROM STDIN") as copy:
+        with cursor.copy(statement) as copy:
             write = copy.write_row
             for row in rows:
                 write(row)
@@ -291,10 +301,14 @@ def _sqlite_insert(conn: Connection, table: Table, names: Sequence[str], rows: I
     per = max(1, limit // len(names))
     full = head + ", ".join(itertools.repeat(one, per))
     flat = itertools.chain.from_iterable
+    writer = queued_writer(conn)
     for start in range(0, len(bound), per):
         chunk = bound[start:start + per]
         sql = full if len(chunk) == per else head + ", ".join(itertools.repeat(one, len(chunk)))
-        conn.exec_driver_sql(sql, tuple(flat(chunk)))
+        if writer is None:
+            conn.exec_driver_sql(sql, tuple(flat(chunk)))
+        else:  # straight to the driver on the writer thread: the caller's statements drain it (write_behind)
+            writer.submit(sql, dbapi.execute, sql, tuple(flat(chunk)))
 
 
 def bulk_update(conn: Connection, table: Table, names: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
