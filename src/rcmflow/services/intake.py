@@ -34,6 +34,7 @@ from rcmflow.services.claims import store_claims
 from rcmflow.services.deposits import store_deposits
 from rcmflow.services.documents import get_document, mark_failed, mark_parsed, store_document
 from rcmflow.services.eligibility import held_claims_of, store_eligibility
+from rcmflow.services.payments_ahead import PaymentsAhead
 from rcmflow.services.policies import configured_hl7_facilities
 from rcmflow.services.posting import PostingResult, receive_and_post
 from rcmflow.services.remittances import store_remittances
@@ -102,6 +103,7 @@ def ingest_file(
     post: bool = False,
     now: datetime | None = None,
     contents: DocumentContents | None = None,
+    ahead: PaymentsAhead | None = None,
 ) -> IngestResult:
     """Store then read one inbound file (X12, BAI2, lockbox CSV, charge file) in the caller's transaction.
 
@@ -109,7 +111,8 @@ def ingest_file(
     the caller makes sure no earlier remittance is still waiting to be posted. ``now``: the time of the
     business effects (default: the clock; a simulation passes its own day), which also dates the scrubber's
     "today" for timely filing. ``contents``: the file already read (``read_document`` of these bytes, e.g. by
-    ``x12_reading.ReadAhead``), so it is not read again."""
+    ``x12_reading.ReadAhead``), so it is not read again. ``ahead``: posting's building of claim payments ahead
+    of their file (``payments_ahead``), when files are ingested one after another."""
     detected = detect(content)
     stored = store_document(conn, content, channel=channel, detected_type=detected, filename=filename,
                             organisation_id=organisation_id, actor=actor)
@@ -119,7 +122,7 @@ def ingest_file(
             summary = existing.summary or {"file": filename, "errors": existing.errors}
             return IngestResult(stored.id, False, existing.detected_type, existing.status, dict(summary))
     return _parse_and_record(conn, stored.id, content, filename, detected, stored.created, actor, organisation_id,
-                             post, now, contents)
+                             post, now, contents, ahead)
 
 
 def reprocess(conn: Connection, document_id: int, *, actor: str = "system") -> IngestResult:
@@ -219,7 +222,8 @@ def read_document(filename: str, detected: str, content: bytes) -> DocumentConte
 @gc_paused()
 def _parse_and_record(conn: Connection, document_id: int, content: bytes, filename: str, detected: str,
                       created: bool, actor: str, organisation_id: str, post: bool = False,
-                      now: datetime | None = None, contents: DocumentContents | None = None) -> IngestResult:
+                      now: datetime | None = None, contents: DocumentContents | None = None,
+                      ahead: PaymentsAhead | None = None) -> IngestResult:
     if contents is None:
         contents = read_document(filename, detected, content)
     summary = contents.summary
@@ -238,7 +242,8 @@ def _parse_and_record(conn: Connection, document_id: int, content: bytes, filena
     if contents.remittances:
         if post:
             stored, posting = receive_and_post(conn, document_id, contents.remittances, actor=actor, now=now,
-                                               organisation_id=organisation_id, digests=contents.digests)
+                                               organisation_id=organisation_id, digests=contents.digests,
+                                               ahead=ahead)
         else:
             stored = store_remittances(conn, document_id, contents.remittances, actor=actor, now=now,
                                        organisation_id=organisation_id, digests=contents.digests)

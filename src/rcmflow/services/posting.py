@@ -59,6 +59,7 @@ from rcmflow.services.claims import CLAIM_OBJECT
 from rcmflow.services.events import Event, append_event_rows, append_events
 from rcmflow.services.ledger import plan_entries, post_entries, posted_entry_ids, reverse_entries, write_entries
 from rcmflow.services.matching import match_claim_payments, match_service_lines
+from rcmflow.services.payments_ahead import PaymentsAhead
 from rcmflow.services.policies import configured_payer_contracts, configured_plb_accounts
 from rcmflow.services.posting_load import (
     ClaimInfo,
@@ -245,6 +246,7 @@ def receive_and_post(
     contracts: PayerContracts | None = None,
     plb_accounts: PlbAccounts | None = None,
     digests: Sequence[str] = (),
+    ahead: PaymentsAhead | None = None,
 ) -> tuple[StoreResult, PostingResult]:
     """Store new remittances and post them at once, in the caller's transaction: what ``store_remittances``
     then ``post_remittances`` do, but each claim payment row is written once, already in its final state
@@ -252,7 +254,9 @@ def receive_and_post(
     updated three times. Duplicates and conflicts are handled as ``store_remittances`` does.
 
     Remittances post in arrival order: call this only when no earlier remittance is still "received" (post
-    those first, ``post_pending``), or a reversal could post before the payment it reverses."""
+    those first, ``post_pending``), or a reversal could post before the payment it reverses. ``ahead``: the
+    claim payments of these remittances may have been built while the file before was written; this file's wait
+    for its own rows builds the next file's (``payments_ahead``)."""
     contracts = contracts or configured_payer_contracts()
     plb_accounts = plb_accounts or configured_plb_accounts()
     registered, new = register_remittances(conn, document_id, items, actor=actor, now=now,
@@ -269,7 +273,7 @@ def receive_and_post(
     closed = closed_periods(conn, organisation_id)
     dates = {remittance_id: posting_date(item.payment_date or item.production_date, now, closed)
              for remittance_id, item in new}
-    payments = new_payments(conn, new, dates, organisation_id)
+    payments = new_payments(conn, new, dates, organisation_id, ahead)
     result.timed("load", started)
     # The rows of the last round (payments, entries, events) are built and written last, after every read and
     # update, with their inserts on a writer thread: each table is written while the next one's rows are built.
@@ -281,6 +285,10 @@ def receive_and_post(
                                               organisation_id=organisation_id))
         for write in rows:
             result.add(write())
+        if ahead is not None:  # while the writer inserts this file's rows
+            started = time.perf_counter()
+            ahead.build_next(closed=closed, now=now, organisation_id=organisation_id)
+            result.timed("load", started)
         started = time.perf_counter()
     result.timed("store payments", started)  # waiting for the writer to finish
     return registered, result

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
 from functools import lru_cache
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from sqlalchemy import Connection, select
 
@@ -26,7 +26,10 @@ from rcmflow.domain.ledger import period_of
 from rcmflow.domain.matching import LineKey
 from rcmflow.domain.money import from_stored
 from rcmflow.domain.remittance import Adjustment, Remittance
-from rcmflow.services.remittances import PaymentRows, new_payment_rows
+from rcmflow.services.remittances import PaymentRows, build_payment_rows, reserve_payment_ids
+
+if TYPE_CHECKING:
+    from rcmflow.services.payments_ahead import PaymentsAhead
 
 # NamedTuples built with every field given, skipping their Python-level ``__new__`` (as the X12 reader does):
 # volume paths build one per claim payment, line and adjustment.
@@ -134,9 +137,21 @@ def load_payments(conn: Connection, column: Any, keys: list[int], state: str,
 
 
 def new_payments(conn: Connection, new: Sequence[tuple[int, Remittance]], dates: dict[int, date],
-                 organisation_id: str) -> list[Payment]:
+                 organisation_id: str, ahead: PaymentsAhead | None = None) -> list[Payment]:
     """The claim payments of remittances just registered, not stored yet, as posting sees them, with the rows
-    (ids reserved) that posting completes (claim, match, state, billed lines) and inserts once."""
+    (ids reserved) that posting completes (claim, match, state, billed lines) and inserts once. With ``ahead``:
+    what it built of them while the file before was written, when built from these very inputs."""
+    claim_ids, line_ids = reserve_payment_ids(conn, new)
+    if ahead is not None:
+        built = ahead.take(new, dates, organisation_id, claim_ids, line_ids)
+        if built is not None:
+            return built
+    return build_new_payments(new, dates, organisation_id, claim_ids, line_ids)
+
+
+def build_new_payments(new: Sequence[tuple[int, Remittance]], dates: dict[int, date], organisation_id: str,
+                       claim_ids: Sequence[int], line_ids: Sequence[int]) -> list[Payment]:
+    """``new_payments`` with the ids given: reads nothing, a function of its arguments alone."""
     payments: list[Payment] = []
     # Amounts as ``load_payments`` reads them back (two places). The parser hands out one object per distinct
     # CAS text, so an adjustment is converted once per file, not once per line (an equal one with other digits,
@@ -150,7 +165,7 @@ def new_payments(conn: Connection, new: Sequence[tuple[int, Remittance]], dates:
                 adjustment.group, adjustment.reason, from_stored(adjustment.amount), adjustment.quantity)))
         return entry[1]
 
-    for payer, claim, rows in new_payment_rows(conn, new, organisation_id):
+    for payer, claim, rows in build_payment_rows(new, organisation_id, claim_ids, line_ids):
         adjustments = [stored_amounts(a) for a in claim.adjustments]
         lines: list[LineKey] = []
         units: dict[int, Decimal | None] = {}

@@ -10,14 +10,17 @@ import logging
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import partial
 from pathlib import Path
 
 from sqlalchemy import Engine, select
 
 from rcmflow.adapters.store.checkpoints import background_checkpoints
 from rcmflow.adapters.store.schema import DEFAULT_ORGANISATION, remittances, utc_now
+from rcmflow.domain.remittance import Remittance
 from rcmflow.services.appeals import settle_appeals
 from rcmflow.services.intake import IngestResult, detect, ingest_file
+from rcmflow.services.payments_ahead import PaymentsAhead
 from rcmflow.services.posting import PostingResult, post_pending
 from rcmflow.services.reconciliation import ReconciliationResult, reconcile
 from rcmflow.services.scrubbing import configured_scrubber
@@ -65,6 +68,7 @@ def ingest_and_post(
     organisation_id: str = DEFAULT_ORGANISATION,
     now: datetime | None = None,
     contents: DocumentContents | None = None,
+    ahead: PaymentsAhead | None = None,
 ) -> IngestResult:
     """Ingest one file and post the remittances it brings in the same transaction (``receive_and_post``).
 
@@ -80,7 +84,7 @@ def ingest_and_post(
     try:
         with engine.begin() as conn:
             return ingest_file(conn, content, filename=filename, channel=channel, organisation_id=organisation_id,
-                               actor=actor, post=True, now=now, contents=contents)
+                               actor=actor, post=True, now=now, contents=contents, ahead=ahead)
     except Exception:  # noqa: BLE001 - whatever posting hit, the file itself must still be kept
         log.warning("posting %s failed; storing it without posting", filename, exc_info=True)
     with engine.begin() as conn:  # read again: the failed attempt may have written into the summary it was given
@@ -104,12 +108,23 @@ def ingest_and_post_files(
     two cores its reading overlaps this file's database work. Each file's bytes are still read here, in turn,
     by ``read`` (whose errors are raised as a plain loop would raise them), and are what is stored. On SQLite
     the write-ahead log is checkpointed on a thread after each file (``background_checkpoints``), not by the
-    commit that filled it."""
+    commit that filled it. While a file's rows are written, the next file's claim payments are built when the
+    worker has read it (``payments_ahead``)."""
+    paths = list(paths)
+    payments_ahead = PaymentsAhead()
     with ReadAhead() as ahead, background_checkpoints(engine) as checkpoints:
-        for path, content, _, contents in read_files_ahead(list(paths), read, ahead, detect):
+        for index, (path, content, _, contents) in enumerate(read_files_ahead(paths, read, ahead, detect)):
+            following = paths[index + 1] if index + 1 < len(paths) else None
+            payments_ahead.expect(None if following is None else partial(_remittances_read, ahead, following))
             checkpoints.before_write()
             done = ingest_and_post(engine, content, filename=path.name, channel=channel, actor=actor,
-                                   organisation_id=organisation_id, now=now, contents=contents)
+                                   organisation_id=organisation_id, now=now, contents=contents,
+                                   ahead=payments_ahead)
             checkpoints.committed()
             yield path, done
 
+
+def _remittances_read(ahead: ReadAhead, path: Path) -> list[Remittance] | None:
+    """The remittances of ``path`` when the worker has read it already (never waits)."""
+    contents = ahead.peek(path)
+    return None if contents is None else contents.remittances

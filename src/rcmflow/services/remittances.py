@@ -278,9 +278,20 @@ def new_payment_rows(conn: Connection, new: Sequence[tuple[int, Remittance]],
                      organisation_id: str) -> list[tuple[str, ClaimPayment, PaymentRows]]:
     """(payer, record, rows) of every claim payment of the new remittances, in file order, with the ids of
     their claim payment and service payment rows reserved in this transaction (nothing is inserted yet)."""
+    return build_payment_rows(new, organisation_id, *reserve_payment_ids(conn, new))
+
+
+def reserve_payment_ids(conn: Connection, new: Sequence[tuple[int, Remittance]]) -> tuple[list[int], list[int]]:
+    """Ids for the claim payments and the service payments of the new remittances, in file order."""
+    claims = [claim for _, item in new for claim in item.claims]
+    return (reserve_ids(conn, claim_payments, len(claims)),
+            reserve_ids(conn, service_payments, sum(len(claim.service_payments) for claim in claims)))
+
+
+def build_payment_rows(new: Sequence[tuple[int, Remittance]], organisation_id: str, claim_ids: Sequence[int],
+                       line_ids: Sequence[int]) -> list[tuple[str, ClaimPayment, PaymentRows]]:
+    """``new_payment_rows`` with the ids given (``reserve_payment_ids``): reads nothing."""
     claims = [(remittance_id, payer_key(item), claim) for remittance_id, item in new for claim in item.claims]
-    claim_ids = reserve_ids(conn, claim_payments, len(claims))
-    line_ids = reserve_ids(conn, service_payments, sum(len(claim.service_payments) for _, _, claim in claims))
     built: list[tuple[str, ClaimPayment, PaymentRows]] = []
     position = 0
     for claim_id, (remittance_id, payer, claim) in zip(claim_ids, claims, strict=True):

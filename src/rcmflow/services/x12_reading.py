@@ -224,6 +224,17 @@ class ReadAhead:
             return None
         return read.contents
 
+    def peek(self, path: Path) -> DocumentContents | None:
+        """The worker's reading of ``path`` when it is the next answer and has arrived already, else None; never
+        waits, takes nothing (``take`` still checks it against the bytes the caller reads)."""
+        if not self._pending or self._pending[0] != str(path) or not self._answers[0].done():
+            return None
+        try:
+            read = self._answers[0].result()
+        except Exception:  # noqa: BLE001 - ``take`` reports it
+            return None
+        return None if read is None else read.contents
+
     def _give_up(self) -> None:
         self._broken = True
         self.close()
