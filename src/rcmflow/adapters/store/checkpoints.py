@@ -9,8 +9,9 @@ thread. A PASSIVE checkpoint never blocks the writer, and it releases the GIL, s
 
 The log restarts from its beginning only when a write transaction starts after a checkpoint copied all of it.
 A writer that never waits for the checkpoint would let the log grow for the whole job (and every read in the
-meantime look through it), so once the log passes ``WAL_PAGES_BOUND`` the writer waits for the checkpoint in
-progress before its next transaction: the log then restarts there.
+meantime look through it), so the writer waits for the checkpoint in progress before its next transaction once
+the log has passed ``WAL_PAGES_BOUND``, or once the thread is ``MAX_COMMITS_BEHIND`` commits behind (on a
+loaded machine it may not have run at all since): the log then restarts there.
 """
 
 from __future__ import annotations
@@ -31,6 +32,8 @@ log = logging.getLogger(__name__)
 
 # Log pages (4 KB each) above which the writer lets the running checkpoint finish before its next transaction.
 WAL_PAGES_BOUND = 16_384
+# Commits the thread may lag behind before the writer waits for it, whatever the log's size at its last run.
+MAX_COMMITS_BEHIND = 2
 # SQLite's default, put back on every connection the job returns to the pool.
 SQLITE_AUTOCHECKPOINT_PAGES = 1_000
 
@@ -57,9 +60,10 @@ class BackgroundCheckpoints:
     """A thread with its own connection to the database file that runs a PASSIVE checkpoint after each commit
     it is told of."""
 
-    def __init__(self, path: Path, *, bound: int = WAL_PAGES_BOUND) -> None:
+    def __init__(self, path: Path, *, bound: int = WAL_PAGES_BOUND, behind: int = MAX_COMMITS_BEHIND) -> None:
         self._path = path
-        self._bound = bound
+        self._bound, self._max_behind = bound, behind
+        self._behind = 0  # commits told since the last checkpoint started
         self._changed = threading.Condition()
         self._requested = self._running = self._closing = self._finished = False
         self.log_pages = 0  # the log's size at the end of the last checkpoint
@@ -70,11 +74,12 @@ class BackgroundCheckpoints:
     def committed(self) -> None:
         with self._changed:
             self._requested = True
+            self._behind += 1
             self._changed.notify_all()
 
     def before_write(self) -> None:
         with self._changed:
-            if self.log_pages > self._bound:
+            if self.log_pages > self._bound or self._behind >= self._max_behind:
                 while (self._requested or self._running) and self._thread.is_alive():
                     self._changed.wait(timeout=1.0)
 
@@ -117,12 +122,13 @@ class BackgroundCheckpoints:
                 if self._finished:
                     return False
                 self._finished = True
-            self._requested, self._running = False, True
+            self._requested, self._running, self._behind = False, True, 0
             return True
 
 
 @contextmanager
-def background_checkpoints(engine: Engine, *, bound: int = WAL_PAGES_BOUND) -> Iterator[Checkpoints]:
+def background_checkpoints(engine: Engine, *, bound: int = WAL_PAGES_BOUND,
+                           behind: int = MAX_COMMITS_BEHIND) -> Iterator[Checkpoints]:
     """For the duration, connections of ``engine`` checked out of its pool make no checkpoints of their own;
     a thread checkpoints after each ``committed()``. Elsewhere than a SQLite file, a no-op."""
     path = sqlite_file(engine.url) if engine.dialect.name == "sqlite" else None
@@ -138,7 +144,7 @@ def background_checkpoints(engine: Engine, *, bound: int = WAL_PAGES_BOUND) -> I
 
     event.listen(engine, "checkout", automatic_off)
     event.listen(engine, "checkin", automatic_on)
-    checkpoints = BackgroundCheckpoints(path, bound=bound)
+    checkpoints = BackgroundCheckpoints(path, bound=bound, behind=behind)
     try:
         yield checkpoints
     finally:
