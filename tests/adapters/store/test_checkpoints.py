@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import sqlite3
+import time
 from pathlib import Path
 
+import pytest
 from sqlalchemy import Engine, text
 
 from rcmflow.adapters.store.checkpoints import (
@@ -75,3 +78,27 @@ def test_elsewhere_than_a_sqlite_file_nothing_happens(engine: Engine) -> None:
         assert not isinstance(checkpoints, BackgroundCheckpoints)
         checkpoints.before_write()
         checkpoints.committed()
+
+
+def test_when_the_thread_cannot_open_the_database_the_job_checkpoints_as_usual(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from rcmflow.adapters.store import checkpoints as module
+
+    def refuse(*_args: object, **_kwargs: object) -> None:
+        raise sqlite3.OperationalError("unable to open database file")
+
+    engine = _sqlite(tmp_path)
+    monkeypatch.setattr(module.sqlite3, "connect", refuse)
+    with background_checkpoints(engine, bound=150) as checkpoints:
+        assert isinstance(checkpoints, BackgroundCheckpoints)
+        deadline = time.monotonic() + 10
+        while checkpoints.working and time.monotonic() < deadline:  # it ends at once
+            time.sleep(0.01)
+        assert not checkpoints.working
+        for number in range(3):
+            checkpoints.before_write()  # does not wait for a thread that is gone
+            _commit_rows(engine, number * ROWS_PER_TRANSACTION)
+            with engine.connect() as conn:
+                assert conn.exec_driver_sql("PRAGMA wal_autocheckpoint").scalar_one() == SQLITE_AUTOCHECKPOINT_PAGES
+            checkpoints.committed()
+    engine.dispose()

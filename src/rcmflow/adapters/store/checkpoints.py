@@ -71,6 +71,11 @@ class BackgroundCheckpoints:
         self._thread = threading.Thread(target=self._run, name="rcmflow-checkpoints", daemon=True)
         self._thread.start()
 
+    @property
+    def working(self) -> bool:
+        """False once the thread has ended (it could not open the database): the job checkpoints as usual."""
+        return self._thread.is_alive()
+
     def committed(self) -> None:
         with self._changed:
             self._requested = True
@@ -136,15 +141,17 @@ def background_checkpoints(engine: Engine, *, bound: int = WAL_PAGES_BOUND,
         yield _NoCheckpoints()
         return
 
+    checkpoints = BackgroundCheckpoints(path, bound=bound, behind=behind)
+
     def automatic_off(dbapi_connection: Any, _record: Any, _proxy: Any) -> None:
-        dbapi_connection.execute("PRAGMA wal_autocheckpoint=0")
+        pages = 0 if checkpoints.working else SQLITE_AUTOCHECKPOINT_PAGES
+        dbapi_connection.execute(f"PRAGMA wal_autocheckpoint={pages}")
 
     def automatic_on(dbapi_connection: Any, _record: Any) -> None:
         dbapi_connection.execute(f"PRAGMA wal_autocheckpoint={SQLITE_AUTOCHECKPOINT_PAGES}")
 
     event.listen(engine, "checkout", automatic_off)
     event.listen(engine, "checkin", automatic_on)
-    checkpoints = BackgroundCheckpoints(path, bound=bound, behind=behind)
     try:
         yield checkpoints
     finally:
