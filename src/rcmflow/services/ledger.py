@@ -37,10 +37,10 @@ from rcmflow.adapters.store.schema import (
 )
 from rcmflow.adapters.store.sql import (
     COPY_THRESHOLD,
+    bulk_insert,
     bulk_insert_values,
     in_chunks,
     insert_ignoring_conflicts,
-    reserve_ids,
     sum_money,
     summed_money,
 )
@@ -61,8 +61,6 @@ from rcmflow.domain.money import format_amount, from_stored
 from rcmflow.errors import InputError, NotFoundError
 from rcmflow.services.fiscal_periods import check_periods_open
 
-_ENTRY_COLUMNS = ("organisation_id", "journal", "period", "posting_date", "description", "source_type", "source_id",
-                  "idempotency_key", "reversal_of", "created_at", "actor")
 _LINE_COLUMNS = ("organisation_id", "entry_id", "line_no", "account_id", "debit", "credit", "memo")
 CSV_COLUMNS: tuple[str, ...] = (
     "entry_id", "posting_date", "period", "journal", "line_no", "account_number", "account_name", "debit",
@@ -240,22 +238,21 @@ def write_entries(conn: Connection, plan: EntryPlan) -> list[PostedRef]:
     new, posted, organisation_id = plan.new, plan.posted, plan.organisation_id
     created: dict[str, int] = {}
     if new:
-        rows = [(organisation_id, e.journal, e.period, e.posting_date, e.description[:300], e.source_type,
-                 str(e.source_id), e.idempotency_key, e.reversal_of, plan.now, plan.actor) for e in new]
+        rows = [{"organisation_id": organisation_id, "journal": e.journal, "period": e.period,
+                 "posting_date": e.posting_date, "description": e.description[:300], "source_type": e.source_type,
+                 "source_id": str(e.source_id), "idempotency_key": e.idempotency_key, "reversal_of": e.reversal_of,
+                 "created_at": plan.now, "actor": plan.actor} for e in new]
         if len(rows) > COPY_THRESHOLD:
-            # Volume posting: the keys were checked by the plan, so the rows go in by COPY / multi-row INSERTs, with
-            # ids taken first (the lines refer to them). A concurrent poster of one of these keys makes the unique
-            # key refuse the whole transaction, which then re-runs and finds them posted: nothing is posted twice.
-            ids = reserve_ids(conn, journal_entries, len(rows))
-            created = {e.idempotency_key: entry_id for e, entry_id in zip(new, ids, strict=True)}
-            bulk_insert_values(conn, journal_entries, ("id", *_ENTRY_COLUMNS),
-                               [(entry_id, *row) for entry_id, row in zip(ids, rows, strict=True)])
+            # Volume posting: the keys were checked by the plan, so the rows go in by COPY / multi-row INSERTs. A
+            # concurrent poster of one of these keys makes the unique key refuse the whole transaction, which
+            # then re-runs and finds them posted: nothing is posted twice either way.
+            created = dict(zip((row["idempotency_key"] for row in rows),
+                               bulk_insert(conn, journal_entries, rows, with_ids=True), strict=True))
         else:
             statement = insert_ignoring_conflicts(conn, journal_entries, "organisation_id", "idempotency_key")
             # ON CONFLICT DO NOTHING: a concurrent poster of the same key wins; its lines are not duplicated.
             created = dict(conn.execute(
-                statement.returning(journal_entries.c.idempotency_key, journal_entries.c.id),
-                [dict(zip(_ENTRY_COLUMNS, row, strict=True)) for row in rows]).all())
+                statement.returning(journal_entries.c.idempotency_key, journal_entries.c.id), rows).all())
         accounts = plan.accounts
         lines = [(organisation_id, entry_id, number, accounts[line.account], line.debit, line.credit,
                   line.memo[:300] if line.memo else None)

@@ -4,8 +4,9 @@ Posting a file writes several hundred thousand rows, and builds each of them in 
 steps an insert without Python's lock (SQLite's module and psycopg both release the GIL while the database
 works), so the statements for one table can run on a second core while the caller builds the rows of the next.
 
-Within ``write_behind(conn)``, ``bulk_insert_values`` and ``bulk_insert`` (without ids) hand their prepared
-statements to the connection's writer thread and return. The transaction stays one: the writer uses the same
+Within ``write_behind(conn)``, ``bulk_insert_values`` and ``bulk_insert`` hand their prepared multi-row INSERTs
+(COPY on PostgreSQL) to the connection's writer thread and return; a statement that takes ids for them runs first,
+on the caller's thread. The transaction stays one: the writer uses the same
 connection, and the caller issues nothing on it while the writer works. Before any other statement of the
 caller (a read, an update, another insert with RETURNING), before commit, rollback and savepoints, and when the
 block ends, the caller waits for every queued insert. Statements therefore take effect in the order the caller
