@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import hmac
+import os
+import threading
+
 import pytest
 
 from rcmflow.adapters.crypto.keyfile import generate_keyring, with_new_key, without_key
@@ -80,6 +84,66 @@ def test_the_blind_index_is_keyed_normalised_and_opaque() -> None:
     assert index != keyring.blind_index("XKB884120302")
     assert index != generate_keyring().blind_index("XKB884120301")  # another index key, another index
     assert keyring.blind_index(None) is None and keyring.blind_index("  ") is None
+
+
+@pytest.mark.parametrize("value", ["XKB884120301", "m0001", "É" * 40, "x" * 200, "A B-C/D"])
+def test_the_blind_index_is_hmac_sha256_of_the_normalised_value(value: str) -> None:
+    # Values already stored were indexed with hmac.digest: the keyed SHA-256 states must give the same index.
+    keyring = generate_keyring()
+    expected = hmac.digest(keyring.index_key, value.strip().upper().encode("utf-8"), "sha256").hex()
+    assert keyring.blind_index(f"  {value.lower()} ") == expected
+
+
+def test_bulk_encryption_and_indexing_make_no_call_that_releases_the_gil_per_value(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    # os.urandom and the one-shot HMAC release the GIL on every call: beside intake's writer and read-ahead
+    # threads each call then waited up to a switch interval (5 ms) for it. Nonces come from a buffer refilled
+    # 4,096 at a time, indexes from SHA-256 states keyed once.
+    keyring = generate_keyring()
+    calls: list[int] = []
+    real_urandom = os.urandom
+    monkeypatch.setattr(os, "urandom", lambda size: calls.append(size) or real_urandom(size))
+    monkeypatch.setattr(hmac, "digest", lambda *_: pytest.fail("hmac.digest called per value"))
+    for number in range(5_000):
+        keyring.blind_index(f"M{number:09d}")
+        keyring.encrypt(b"JANE DOE", LABEL)
+    assert len(calls) <= 2 and all(size == 4_096 * NONCE_BYTES for size in calls)
+
+
+def test_nonces_are_never_reused_across_refills_and_threads() -> None:
+    keyring = generate_keyring()
+    nonces: list[bytes] = []
+
+    def encrypt_many() -> None:
+        nonces.extend(keyring.encrypt(b"v", LABEL)[len(header(keyring.current)):][:NONCE_BYTES] for _ in range(5_000))
+
+    threads = [threading.Thread(target=encrypt_many) for _ in range(3)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(nonces) == 15_000 and len(set(nonces)) == 15_000  # more than three refills of 4,096
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="fork is POSIX")
+def test_a_forked_child_does_not_reuse_the_parents_buffered_nonces() -> None:
+    keyring = generate_keyring()
+    parent_next = keyring.encrypt(b"v", LABEL)  # fills the buffer; the rest of it is the parent's
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: its next nonce, to the parent
+        os.close(read)
+        start = len(header(keyring.current))
+        os.write(write, keyring.encrypt(b"v", LABEL)[start:start + NONCE_BYTES])
+        os._exit(0)
+    os.close(write)
+    child_nonce = os.read(read, NONCE_BYTES)
+    os.close(read)
+    os.waitpid(pid, 0)
+    start = len(header(keyring.current))
+    parent_nonce = keyring.encrypt(b"v", LABEL)[start:start + NONCE_BYTES]
+    assert len(child_nonce) == NONCE_BYTES
+    assert child_nonce != parent_nonce and parent_next[start:start + NONCE_BYTES] != child_nonce
 
 
 def test_malformed_keyrings_are_configuration_errors() -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 import threading
 from datetime import UTC, datetime
 
@@ -95,3 +96,41 @@ def test_inserts_run_on_the_writer_thread_and_reentering_changes_nothing(engine:
             conn.rollback()
     assert threads[0].startswith("rcmflow-write-behind")
     assert threads[1:] == [threading.current_thread().name]
+
+
+def test_the_gil_is_handed_over_more_often_only_while_inserts_are_queued(engine: Engine) -> None:
+    # The writer needs the GIL back after each statement while the caller builds rows: a short switch interval
+    # while anything is queued, the process's own again once drained, also when an insert failed.
+    default = sys.getswitchinterval()
+    with engine.begin() as conn, write_behind(conn):
+        assert sys.getswitchinterval() == default  # nothing queued yet
+        bulk_insert_values(conn, event_log, COLUMNS, _events(1_000_001))
+        assert sys.getswitchinterval() < default
+        conn.execute(select(func.count()).select_from(event_log))  # drains
+        assert sys.getswitchinterval() == default
+        bulk_insert_values(conn, event_log, COLUMNS, _events(2_000_001))
+    assert sys.getswitchinterval() == default
+    with pytest.raises(IntegrityError), engine.begin() as conn, write_behind(conn):
+        bulk_insert_values(conn, event_log, COLUMNS, _events(3_000_001))
+        bulk_insert_values(conn, event_log, COLUMNS, _events(3_000_001))
+    assert sys.getswitchinterval() == default
+
+
+def test_overlapping_writers_restore_the_interval_when_the_last_one_drains(engine: Engine) -> None:
+    default = sys.getswitchinterval()
+    with engine.connect() as first, engine.connect() as second:
+        with write_behind(first), write_behind(second):
+            first.begin()
+            second.begin()
+            bulk_insert_values(first, event_log, COLUMNS, _events(1_000_001))
+            both = engine.dialect.name != "sqlite"  # SQLite has one writer at a time: the second only reads
+            if both:
+                bulk_insert_values(second, event_log, COLUMNS, _events(2_000_001))
+            assert sys.getswitchinterval() < default
+            queued_writer(first).drain()
+            assert (sys.getswitchinterval() < default) == both
+            queued_writer(second).drain()
+            assert sys.getswitchinterval() == default
+            first.rollback()
+            second.rollback()
+    assert sys.getswitchinterval() == default
