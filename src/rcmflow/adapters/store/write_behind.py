@@ -38,7 +38,7 @@ _DRAIN_BEFORE = ("before_cursor_execute", "commit", "rollback", "savepoint", "ro
 # While inserts are queued, the GIL is handed over every 0.5 ms instead of CPython's 5 ms. The writer needs the
 # GIL back after each statement steps (a few hundred statements per 200,000 service lines) while the caller is busy
 # building rows in Python: at 5 ms it waited 3-4 ms each time, a fifth of its time, and the caller's wait at the
-# end of the file grew by as much (bench/posting.py: the "store payments" stage 15-30% shorter at 0.5 ms).
+# end of the file grew by as much (bench/posting.py, six alternated pairs: "store payments" a sixth shorter).
 _SHORT_SWITCH_INTERVAL = 0.0005
 
 
