@@ -80,7 +80,7 @@ from rcmflow.services.remittances import (
     insert_provider_adjustments,
     register_remittances,
 )
-from rcmflow.services.transitions import checked_path, creation_event_rows, transition_many
+from rcmflow.services.transitions import checked_path, creation_event_rows, transition_known, transition_many
 from rcmflow.services.work_items import WorkItemSpec, bulk_resolve, open_items
 from rcmflow.settings import get_settings
 
@@ -598,13 +598,16 @@ def _write_round(conn: Connection, payments: list[Payment], work: _Round, from_s
                         actor=actor, at=now)
     # The payer's claim numbers learned from this round, for claims that had none (matching's second key): set
     # with the claim's state move where it moves, by themselves where it does not.
-    numbers = {claim_id: number[:50] for claim_id, number in work.payer_claim_numbers.items()}
-    unset = _move_claims(conn, work.claim_targets, claim_info, numbers, actor=actor, now=now)
-    bulk_update(conn, claims, ("payer_claim_number",), [(numbers[claim_id], claim_id) for claim_id in unset])
+    # The work items first: opening them reads (duplicates), and the claim moves after them may be queued on the
+    # writer thread (``transition_known``), where the next read would wait for them.
     if from_state == "unapplied" and work.matched:
         _resolve_unapplied_items(conn, work.matched, actor=actor, now=now)
     opened = open_items(conn, work.specs, actor=actor, now=now) if work.specs else []
     result.work_items = sum(ref.created for ref in opened)
+    numbers = {claim_id: number[:50] for claim_id, number in work.payer_claim_numbers.items()}
+    unset = _move_claims(conn, work.claim_targets, claim_info, numbers, actor=actor, now=now,
+                         organisation_id=organisation_id)
+    bulk_update(conn, claims, ("payer_claim_number",), [(numbers[claim_id], claim_id) for claim_id in unset])
     result.timed("states", started)
 
     def write_rows() -> PostingResult:
@@ -672,10 +675,13 @@ def _path(current: str, target: str) -> list[str]:
 
 
 def _move_claims(conn: Connection, targets: dict[int, tuple[str, int]], claim_info: dict[int, ClaimInfo],
-                 numbers: dict[int, str], *, actor: str, now: datetime) -> list[int]:
+                 numbers: dict[int, str], *, actor: str, now: datetime, organisation_id: str) -> list[int]:
     """Move each claim to its new state, grouped by (from, to) so each group is one bulk transition; the first
     move of a claim also sets its learned payer claim number (``numbers``). Returns the claims in ``numbers``
-    that did not move (their number is still to be set)."""
+    that did not move (their number is still to be set).
+
+    ``claim_info`` was read in this transaction after its first write: on SQLite inside ``write_behind`` the
+    moves are queued on the writer thread (``transition_known``), checked there to move every claim."""
     steps: dict[tuple[str, str], list[int]] = defaultdict(list)
     pending: dict[int, list[str]] = {}
     for claim_id, (target, _) in targets.items():
@@ -691,9 +697,14 @@ def _move_claims(conn: Connection, targets: dict[int, tuple[str, int]], claim_in
         for claim_id, path in pending.items():
             steps[(path[0], path[1])].append(claim_id)
         for (from_state, to_state), ids in steps.items():
-            moved = transition_many(conn, CLAIM_OBJECT, ids, from_state, to_state, activity=ACTIVITY_ADJUDICATE,
-                                    actor=actor, at=now,
-                                    values_by_id=("payer_claim_number", moving) if first else None)
+            values_by_id = ("payer_claim_number", moving) if first else None
+            moved = transition_known(conn, CLAIM_OBJECT, {claim_id: (
+                organisation_id, claim_info[claim_id].facility_id, claim_info[claim_id].payer_id,
+                claim_info[claim_id].department_id) for claim_id in ids}, from_state, to_state,
+                activity=ACTIVITY_ADJUDICATE, actor=actor, at=now, values_by_id=values_by_id)
+            if moved is None:
+                moved = transition_many(conn, CLAIM_OBJECT, ids, from_state, to_state, activity=ACTIVITY_ADJUDICATE,
+                                        actor=actor, at=now, values_by_id=values_by_id)
             if first:  # not in the expected state after all: the number is set by itself
                 unset.extend(claim_id for claim_id in moved.not_moved if claim_id in moving)
         first = False

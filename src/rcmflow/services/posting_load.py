@@ -80,6 +80,7 @@ class ClaimInfo:
     payer_id: str
     payer_claim_number: str | None
     service_from: date | None
+    department_id: str | None = None
 
 
 def closed_periods(conn: Connection, organisation_id: str) -> set[str]:
@@ -205,5 +206,5 @@ def load_claims(conn: Connection, ids: list[int]) -> dict[int, ClaimInfo]:
         # Selected in ClaimInfo's field order, so each row is its arguments as they come.
         found.update((row[0], ClaimInfo(*row)) for row in conn.execute(select(
             claims.c.id, claims.c.state, claims.c.claim_type, claims.c.facility_id, claims.c.payer_id,
-            claims.c.payer_claim_number, claims.c.service_from).where(condition)))
+            claims.c.payer_claim_number, claims.c.service_from, claims.c.department_id).where(condition)))
     return found

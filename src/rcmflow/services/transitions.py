@@ -16,13 +16,14 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from functools import lru_cache
+from sqlite3 import sqlite_version_info
 from typing import Any
 
 from sqlalchemy import Connection, Table, any_, bindparam, func, select, update
 from sqlalchemy.dialects.postgresql import ARRAY
 
 from rcmflow.adapters.store.schema import approval_requests, utc_now, work_items
-from rcmflow.adapters.store.sql import bulk_update
+from rcmflow.adapters.store.sql import bulk_update, queued_update
 from rcmflow.domain.states import IllegalTransitionError, machine_for
 from rcmflow.errors import NotFoundError
 from rcmflow.services.events import Event, EventRows, append_event_rows, append_events, events_for
@@ -187,6 +188,52 @@ def transition_many(
     append_event_rows(conn, events.rows)
     moved_set = set(moved)
     return BulkResult(tuple(moved), tuple(i for i in object_ids if i not in moved_set))
+
+
+def transition_known(
+    conn: Connection,
+    object_type: str,
+    objects: Mapping[Any, Sequence[Any]],
+    expected: str,
+    to_state: str,
+    *,
+    activity: str,
+    actor: str,
+    at: datetime,
+    values_by_id: tuple[str, Mapping[Any, Any]] | None = None,
+) -> BulkResult | None:
+    """``transition_many`` of objects the caller has read in ``expected``, in this transaction after its first
+    write (SQLite's write lock has kept every other writer out since): ``objects`` maps each id to its
+    ``ORGANISATION_KEYS`` values (None for a key the table lacks). On SQLite inside ``write_behind`` the UPDATEs
+    are queued on the writer thread instead of run with RETURNING, so the caller goes on while they step; each
+    checks there that it moved every object, and a wrong belief fails the transaction where the queue is drained.
+    The events are the same as ``transition_many``'s. None, doing nothing, where it cannot queue: the caller
+    then calls ``transition_many``."""
+    machine_for(object_type).check(expected, to_state)
+    if not objects or conn.dialect.name != "sqlite" or sqlite_version_info < (3, 33):  # UPDATE ... FROM: 3.33
+        return None
+    where = _state_table(object_type)
+    quoted = conn.dialect.identifier_preparer
+    table, id_column, state_column = (quoted.format_table(where.table), quoted.quote(where.id_column),
+                                      quoted.quote(where.state_column))
+    column, by_id = values_by_id if values_by_id is not None else (None, {})
+    # One statement per chunk: the ids (with the value to set, or NULL to keep the column) as a VALUES list.
+    assign = f", {quoted.quote(column)} = coalesce(v.column2, {table}.{quoted.quote(column)})" if column else ""
+    ids = list(objects)
+    for start in range(0, len(ids), _CHUNK // 2):
+        chunk = ids[start:start + _CHUNK // 2]
+        statement = (f"UPDATE {table} SET {state_column} = ?{assign} FROM (VALUES {', '.join(['(?, ?)'] * len(chunk))})"
+                     f" AS v WHERE {table}.{id_column} = v.column1 AND {table}.{state_column} = ?")
+        values = [value for object_id in chunk for value in (object_id, by_id.get(object_id))]
+        if not queued_update(conn, statement, [(to_state, *values, expected)], len(chunk)):
+            if start:  # cannot happen (the writer does not go away mid-call), but never half a transition
+                raise RuntimeError("write-behind ended during a queued transition")
+            return None
+    events = EventRows(Event(object_type, "-", to_state, activity, actor, from_state=expected, occurred_at=at))
+    for object_id, keys in objects.items():
+        events.add(object_id, *keys)
+    append_event_rows(conn, events.rows)
+    return BulkResult(tuple(ids), ())
 
 
 @lru_cache(maxsize=256)
