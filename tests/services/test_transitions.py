@@ -101,7 +101,8 @@ def test_bulk_transition_sets_each_moved_object_its_own_value_and_keeps_the_rest
 def _moves(engine: Engine) -> tuple[dict[int, str | None], dict[int, str], list[tuple[object, ...]]]:
     """Each item's owner and state, and the events, with the events' own ids left out."""
     with engine.connect() as conn:
-        items = conn.execute(select(work_items.c.id, work_items.c.owner, work_items.c.state)).all()
+        items = conn.execute(select(work_items.c.id, work_items.c.owner, work_items.c.state)
+                             .order_by(work_items.c.id)).all()
         events = conn.execute(select(*(c for c in event_log.c if c.name != "id")).order_by(event_log.c.id)).all()
     return ({row.id: row.owner for row in items}, {row.id: row.state for row in items},
             [tuple(row) for row in events])
