@@ -596,14 +596,14 @@ def _write_round(conn: Connection, payments: list[Payment], work: _Round, from_s
                         actor=actor, at=now)
         transition_many(conn, CLAIM_PAYMENT_OBJECT, work.matched, "matched", "posted", activity=ACTIVITY_POST,
                         actor=actor, at=now)
-    # The payer's claim numbers learned from this round, for claims that had none (matching's second key): set
-    # with the claim's state move where it moves, by themselves where it does not.
     # The work items first: opening them reads (duplicates), and the claim moves after them may be queued on the
     # writer thread (``transition_known``), where the next read would wait for them.
     if from_state == "unapplied" and work.matched:
         _resolve_unapplied_items(conn, work.matched, actor=actor, now=now)
     opened = open_items(conn, work.specs, actor=actor, now=now) if work.specs else []
     result.work_items = sum(ref.created for ref in opened)
+    # The payer's claim numbers learned from this round, for claims that had none (matching's second key): set
+    # with the claim's state move where it moves, by themselves where it does not.
     numbers = {claim_id: number[:50] for claim_id, number in work.payer_claim_numbers.items()}
     unset = _move_claims(conn, work.claim_targets, claim_info, numbers, actor=actor, now=now,
                          organisation_id=organisation_id)

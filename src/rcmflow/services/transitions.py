@@ -24,6 +24,7 @@ from sqlalchemy.dialects.postgresql import ARRAY
 
 from rcmflow.adapters.store.schema import approval_requests, utc_now, work_items
 from rcmflow.adapters.store.sql import bulk_update, queued_update
+from rcmflow.adapters.store.write_behind import queued_writer
 from rcmflow.domain.states import IllegalTransitionError, machine_for
 from rcmflow.errors import NotFoundError
 from rcmflow.services.events import Event, EventRows, append_event_rows, append_events, events_for
@@ -210,7 +211,8 @@ def transition_known(
     The events are the same as ``transition_many``'s. None, doing nothing, where it cannot queue: the caller
     then calls ``transition_many``."""
     machine_for(object_type).check(expected, to_state)
-    if not objects or conn.dialect.name != "sqlite" or sqlite_version_info < (3, 33):  # UPDATE ... FROM: 3.33
+    if (not objects or conn.dialect.name != "sqlite" or queued_writer(conn) is None
+            or sqlite_version_info < (3, 33)):  # UPDATE ... FROM: 3.33
         return None
     where = _state_table(object_type)
     quoted = conn.dialect.identifier_preparer
@@ -225,10 +227,7 @@ def transition_known(
         statement = (f"UPDATE {table} SET {state_column} = ?{assign} FROM (VALUES {', '.join(['(?, ?)'] * len(chunk))})"
                      f" AS v WHERE {table}.{id_column} = v.column1 AND {table}.{state_column} = ?")
         values = [value for object_id in chunk for value in (object_id, by_id.get(object_id))]
-        if not queued_update(conn, statement, [(to_state, *values, expected)], len(chunk)):
-            if start:  # cannot happen (the writer does not go away mid-call), but never half a transition
-                raise RuntimeError("write-behind ended during a queued transition")
-            return None
+        queued_update(conn, statement, (to_state, *values, expected), len(chunk))
     events = EventRows(Event(object_type, "-", to_state, activity, actor, from_state=expected, occurred_at=at))
     for object_id, keys in objects.items():
         events.add(object_id, *keys)

@@ -315,26 +315,24 @@ class UnexpectedRowCount(RuntimeError):
     """A queued UPDATE (``queued_update``) changed another number of rows than its caller knew it would."""
 
 
-def queued_update(conn: Connection, statement: str, rows: Sequence[Sequence[Any]], expected: int) -> bool:
-    """Run the SQLite ``statement`` (an UPDATE) once per parameter row on the connection's writer thread
-    (``write_behind``), and check there that it changed ``expected`` rows in all; False, doing nothing, when no
-    writer is active or the database is not SQLite (the caller runs its own statement then).
+def queued_update(conn: Connection, statement: str, parameters: Sequence[Any], expected: int) -> None:
+    """Queue the SQLite UPDATE ``statement`` on the connection's writer thread (inside ``write_behind``), which
+    checks there that it changed ``expected`` rows.
 
     For callers that know the outcome already: they read the rows in this transaction after its first write, so
     SQLite's single write lock has kept every other writer out since. The check makes a wrong belief an error
     (raised where the queue is drained, failing the transaction), never a silent difference."""
     writer = queued_writer(conn)
     if writer is None or conn.dialect.name != "sqlite":
-        return False
+        raise ValueError("queued_update needs a SQLite connection inside write_behind")
     dbapi = conn.connection.dbapi_connection
 
     def run() -> None:
-        cursor = dbapi.executemany(statement, rows)
+        cursor = dbapi.execute(statement, parameters)
         if cursor.rowcount != expected:
             raise UnexpectedRowCount(f"{statement[:120]}: changed {cursor.rowcount} rows, {expected} expected")
 
     writer.submit(statement, run)
-    return True
 
 
 def bulk_update(conn: Connection, table: Table, names: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:

@@ -6,8 +6,9 @@ works), so the statements for one table can run on a second core while the calle
 
 Within ``write_behind(conn)``, ``bulk_insert_values`` and ``bulk_insert`` hand their prepared multi-row INSERTs
 (COPY on PostgreSQL) to the connection's writer thread and return; a statement that takes ids for them runs first,
-on the caller's thread. The transaction stays one: the writer uses the same
-connection, and the caller issues nothing on it while the writer works. Before any other statement of the
+on the caller's thread. ``sql.queued_update`` queues an UPDATE whose outcome the caller knows (SQLite's claim
+moves, ``transitions.transition_known``), checked on the writer thread. The transaction stays one: the writer
+uses the same connection, and the caller issues nothing on it while the writer works. Before any other statement of the
 caller (a read, an update, another insert with RETURNING), before commit, rollback and savepoints, and when the
 block ends, the caller waits for every queued insert. Statements therefore take effect in the order the caller
 issued them, as without the writer. What changes is when an insert's error shows: at the caller's next
