@@ -89,3 +89,24 @@ def _killed_and_resumed(tmp_path: Path, reference_database: str, database: str) 
     final = _cli(database, data, "demo", *DEMO)
     assert final.returncode == 0, final.stderr
     assert _summary(database, data) == reference
+
+
+def test_a_demo_on_a_new_database_sets_aside_the_files_of_an_earlier_run(tmp_path: Path) -> None:
+    # Starting over: the first database deleted (here: another one), the data folder kept. The earlier run's EHR
+    # files, payer answers (and the payer's memory of what it answered) and delivered claims must not be read.
+    data = tmp_path / "data"
+    with _two_databases(tmp_path) as (first_database, second_database):
+        first = _cli(first_database, data, "demo", *DEMO)
+        assert first.returncode == 0, first.stderr
+        earlier = _summary(first_database, data)
+        delivered = sorted(path.name for path in (data / "outbound" / "sandbox").iterdir())
+        assert delivered, "the first run delivered claim files to the sandbox payer"
+
+        again = _cli(second_database, data, "demo", *DEMO)
+        assert again.returncode == 0, again.stderr
+        assert _summary(second_database, data) == earlier
+    previous = list((data / "demo").glob("previous-*"))
+    assert len(previous) == 1 and "were moved to" in " ".join(again.stdout.split())
+    assert {path.name for path in previous[0].iterdir()} == {"ehr", "payer", "delivered"}
+    assert sorted(path.name for path in (previous[0] / "delivered").iterdir()) == delivered
+    assert (previous[0] / "payer" / ".sandbox-state.json").is_file()

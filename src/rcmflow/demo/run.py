@@ -14,6 +14,7 @@ point and run again with the same seed and database, the demo ends in the state 
 
 from __future__ import annotations
 
+import shutil
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
@@ -181,6 +182,9 @@ def run_network(console: Console, engine: Engine, out: Path, *, claims_total: in
     # A run killed and started again carries on with the day it was in (redone whole: every step is
     # idempotent); replaying earlier days would submit later days' claims with an earlier day's clock.
     resume = _day_in_progress(engine)
+    if resume is None:
+        partners = configured_trading_partners()
+        _set_aside_earlier_run(console, out, partners.folder_of(partners.partners[0], get_settings().data_dir))
     with engine.begin() as conn:  # files a killed run was delivering go out now, not after their lease
         release_own_leases(conn, RELAY_ID)
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
@@ -204,6 +208,27 @@ def run_network(console: Console, engine: Engine, out: Path, *, claims_total: in
             totals.runout_days += 1
         progress.update(runout, completed=RUNOUT_DAYS * 3)
     return totals
+
+
+def _set_aside_earlier_run(console: Console, out: Path, drop_folder: Path) -> Path | None:
+    """A database with no demo day yet, beside the files of an earlier run (of another database, say one deleted
+    to start over): the EHR files, the sandbox payer's answers and memory, and the claim files delivered to it are
+    moved into ``out/previous-<time>``, not read. Else the payer would not answer claims it remembers answering, and
+    its old answers would be posted before their claims exist (the same demo, other figures). Returns where they
+    went, None when there was nothing to move."""
+    leftovers = [(folder, name) for folder, name in ((out / "ehr", "ehr"), (out / "payer", "payer"),
+                                                     (drop_folder, "delivered"))
+                 if folder.is_dir() and any(folder.iterdir())]
+    if not leftovers:
+        return None
+    target = out / f"previous-{datetime.now(UTC):%Y%m%dT%H%M%S%f}"
+    for folder, name in leftovers:
+        (target / name).mkdir(parents=True)
+        for path in folder.iterdir():  # the contents: the drop folder itself stays where delivery expects it
+            shutil.move(path, target / name / path.name)
+    console.print(f"This database has no demo run yet: the files of an earlier run "
+                  f"({', '.join(name for _, name in leftovers)}) were moved to {target}")
+    return target
 
 
 def _day_in_progress(engine: Engine) -> date | None:

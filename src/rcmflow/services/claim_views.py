@@ -64,12 +64,16 @@ _LINES = (select(claim_lines.c.line_number, claim_lines.c.procedure_code, claim_
           .where(claim_lines.c.claim_id == bindparam("claim_id")).order_by(claim_lines.c.line_number))
 
 
-def claim_detail(conn: Connection, claim_id: int) -> dict[str, Any]:
-    """One claim, its lines, the findings of its latest scrub and its timeline from the event log."""
+def claim_detail(conn: Connection, claim_id: int, *, timeline: bool = True) -> dict[str, Any]:
+    """One claim, its lines, the findings of its latest scrub and (unless not ``timeline``: a caller that reads the
+    events itself, or needs none) its timeline from the event log."""
     row = conn.execute(_CLAIM, {"claim_id": claim_id}).one_or_none()
     if row is None:
         raise NotFoundError(kind="claim", key=claim_id)
     lines = [{**line._mapping, "charge": str(line.charge), "units": None if line.units is None else str(line.units)}
              for line in conn.execute(_LINES, {"claim_id": claim_id})]
-    return {"claim": {**row._mapping, "total_charge": str(row.total_charge)}, "lines": lines,
-            "findings": findings_of(conn, claim_id), "events": timeline_of(conn, CLAIM_OBJECT, str(claim_id))}
+    detail = {"claim": {**row._mapping, "total_charge": str(row.total_charge)}, "lines": lines,
+              "findings": findings_of(conn, claim_id)}
+    if timeline:
+        detail["events"] = timeline_of(conn, CLAIM_OBJECT, str(claim_id))
+    return detail

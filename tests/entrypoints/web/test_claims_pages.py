@@ -10,7 +10,7 @@ from collections.abc import Callable
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, event, select
 
 from rcmflow.adapters.store.schema import audit_log, claim_payments, payment_adjustments, scrub_findings
 from rcmflow.domain.carc import carc_meaning
@@ -145,3 +145,19 @@ def test_the_claim_pages_need_a_session_and_the_claims_permission(path: str, ui_
     assert anonymous.status_code == 303 and anonymous.headers["location"].startswith("/ui/login?next=")
     refused = person("approver").get(path)
     assert refused.status_code == 403 and "Your role does not allow this page" in refused.text
+
+
+def test_the_claim_page_reads_the_claims_timeline_once(revenue_story: Story, person: Person, engine: Engine) -> None:
+    specialist = person("denial_specialist")
+    reads: list[str] = []
+
+    def seen(_conn: object, _cursor: object, statement: str, *_args: object) -> None:
+        if statement.lstrip().upper().startswith("SELECT") and "FROM event_log" in statement:
+            reads.append(statement)
+
+    event.listen(engine, "before_cursor_execute", seen)
+    try:
+        assert specialist.get(f"/ui/claims/{revenue_story.denied}").status_code == 200
+    finally:
+        event.remove(engine, "before_cursor_execute", seen)
+    assert len(reads) == 1, reads

@@ -55,7 +55,7 @@ def release_route(request: Request, claim_id: Id, conn: WriteConn,
     from rcmflow.services.charge_claims import release_claim
     from rcmflow.services.claim_views import claim_detail
 
-    before = claim_detail(conn, claim_id)["claim"]
+    before = claim_detail(conn, claim_id, timeline=False)["claim"]
     check_facility(principal, before["facility_id"], f"claim {claim_id}")
     release_claim(conn, claim_id, actor=principal.actor, now=utc_now())
     after = claim_detail(conn, claim_id)

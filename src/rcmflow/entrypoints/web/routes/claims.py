@@ -111,7 +111,7 @@ def claim_page(request: Request, claim_id: Id, conn: ReadConn, principal: Reader
     from rcmflow.services.claims import CLAIM_OBJECT
     from rcmflow.services.events import events_for
 
-    detail = claim_detail(conn, claim_id)
+    detail = claim_detail(conn, claim_id, timeline=False)  # the page reads the events itself (events_for)
     facts = record.claim_facts(conn, claim_id)
     if facts["organisation_id"] != principal.organisation_id:
         raise NotFoundError(kind="claim", key=claim_id)
