@@ -224,7 +224,7 @@ def _set_aside_earlier_run(console: Console, out: Path, drop_folder: Path) -> Pa
     target = out / f"previous-{datetime.now(UTC):%Y%m%dT%H%M%S%f}"
     for folder, name in leftovers:
         (target / name).mkdir(parents=True)
-        for path in folder.iterdir():  # the contents: the drop folder itself stays where delivery expects it
+        for path in list(folder.iterdir()):  # the contents: the drop folder stays where delivery expects it
             shutil.move(path, target / name / path.name)
     console.print(f"This database has no demo run yet: the files of an earlier run "
                   f"({', '.join(name for _, name in leftovers)}) were moved to {target}")
