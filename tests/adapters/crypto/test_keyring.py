@@ -88,7 +88,7 @@ def test_the_blind_index_is_keyed_normalised_and_opaque() -> None:
 
 @pytest.mark.parametrize("value", ["XKB884120301", "m0001", "É" * 40, "x" * 200, "A B-C/D"])
 def test_the_blind_index_is_hmac_sha256_of_the_normalised_value(value: str) -> None:
-    # Values already stored were indexed with hmac.digest: the keyed SHA-256 states must give the same index.
+    # Values already stored were indexed with hmac.digest: the copies of the keyed HMAC must give the same index.
     keyring = generate_keyring()
     expected = hmac.digest(keyring.index_key, value.strip().upper().encode("utf-8"), "sha256").hex()
     assert keyring.blind_index(f"  {value.lower()} ") == expected
@@ -98,7 +98,7 @@ def test_bulk_encryption_and_indexing_make_no_call_that_releases_the_gil_per_val
         monkeypatch: pytest.MonkeyPatch) -> None:
     # os.urandom and the one-shot HMAC release the GIL on every call: beside intake's writer and read-ahead
     # threads each call then waited up to a switch interval (5 ms) for it. Nonces come from a buffer refilled
-    # 4,096 at a time, indexes from SHA-256 states keyed once.
+    # 4,096 at a time, indexes from copies of an HMAC keyed once.
     keyring = generate_keyring()
     calls: list[int] = []
     real_urandom = os.urandom

@@ -16,7 +16,7 @@ import re
 import threading
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Final
+from typing import Final
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
@@ -57,13 +57,6 @@ def key_id_of(ciphertext: bytes) -> str:
     if ciphertext[1] == 0 or len(ciphertext) < end + NONCE_BYTES + TAG_BYTES:
         raise ValueError("not an rcmflow ciphertext (truncated)")
     return ciphertext[2:end].decode("ascii", errors="replace")
-
-
-def _hmac_pads(key: bytes) -> tuple[Any, Any]:
-    """SHA-256 states that have taken HMAC's inner and outer key pads (RFC 2104; the key is 32 bytes, shorter than
-    the 64-byte block, so it is used as it is)."""
-    block = key.ljust(hashlib.sha256().block_size, b"\0")
-    return (hashlib.sha256(bytes(byte ^ 0x36 for byte in block)), hashlib.sha256(bytes(byte ^ 0x5C for byte in block)))
 
 
 class _NoncePool:
@@ -112,7 +105,7 @@ class Keyring:
     index_key: bytes
     created: Mapping[str, str] = field(default_factory=dict)  # key id -> ISO timestamp, for ``keys status``
     _ciphers: dict[str, AESGCM] = field(init=False, repr=False, compare=False)
-    _index_pads: tuple[Any, Any] = field(init=False, repr=False, compare=False)
+    _index_hmac: hmac.HMAC = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         for key_id, key in self.keys.items():
@@ -128,7 +121,7 @@ class Keyring:
             raise ConfigurationError(detail="the blind-index key must differ from every data key")
         # AESGCM objects are built once: constructing one per value would dominate bulk encryption.
         object.__setattr__(self, "_ciphers", {key_id: AESGCM(key) for key_id, key in self.keys.items()})
-        object.__setattr__(self, "_index_pads", _hmac_pads(self.index_key))
+        object.__setattr__(self, "_index_hmac", hmac.new(self.index_key, digestmod=hashlib.sha256))
 
     def encrypt(self, plaintext: bytes, label: str) -> bytes:
         """``plaintext`` under the current key, bound to ``label`` ("table.column")."""
@@ -163,13 +156,10 @@ class Keyring:
         normalised = normalise_for_index(value)
         if not normalised:
             return None
-        # HMAC (RFC 2104) from SHA-256 states keyed once (``_index_pads``), not ``hmac.digest``: the one-shot
-        # releases the GIL for each value, and intake computes one per claim and claim payment while its writer and
-        # read-ahead threads run, so each call waited for the GIL again (a busy thread made one digest cost 2 ms
-        # instead of 2 us). hashlib's update holds the GIL for messages this short. Same value as hmac.digest.
-        inner_pad, outer_pad = self._index_pads
-        inner = inner_pad.copy()
-        inner.update(normalised.encode("utf-8"))
-        outer = outer_pad.copy()
-        outer.update(inner.digest())
-        return outer.hexdigest()
+        # A copy of an HMAC keyed once (``_index_hmac``), not the one-shot ``hmac.digest``: that releases the GIL
+        # for each value, and intake computes one per claim and claim payment while its writer and read-ahead
+        # threads run, so each call waited for the GIL again (a busy thread made one digest cost 2 ms instead of
+        # 2 us). An HMAC object's update holds the GIL for messages this short. Same value as hmac.digest.
+        index = self._index_hmac.copy()
+        index.update(normalised.encode("utf-8"))
+        return index.hexdigest()
